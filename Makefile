@@ -1,5 +1,8 @@
 # infonb: every target sets up what it needs (virtual environment, torch, data) and skips what is done.
 SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
+# pip notes every local index folder it skips; keep its real messages only
+QUIET := 2>&1 | { grep -v 'is ignored: it is neither a file nor a directory' || true; }
 VENV  ?= .venv
 PY    := $(VENV)/bin/python
 # torch/torchvision as pinned for this project's machines; override for other platforms, e.g.
@@ -18,8 +21,8 @@ help:
 
 $(STAMP): settings.ini setup.py
 	@test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check $(TORCH)
-	$(PY) -m pip install -q --disable-pip-version-check -e ".[dev]"
+	$(PY) -m pip install -q --disable-pip-version-check $(TORCH) $(QUIET)
+	$(PY) -m pip install -q --disable-pip-version-check -e ".[dev]" $(QUIET)
 	@touch $@
 
 install: $(STAMP)

@@ -6,6 +6,16 @@ __version__ = "0.1.0"
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/13_package.ipynb #a965b24b
+# %% ../nbs/13_package.ipynb #ad135504
 from .kernels import *
 from .renyi import *
+from .approx import *
+from .data import *
+from .hooks import *
+from .models import *
+from .train import *
+from .flow import *
+from .pid import *
+from .plots import *
+from .sweep import *
+from .explore import *
