@@ -15,7 +15,7 @@ from numbers import Real
 import torch
 from torch import Tensor
 from .kernels import as_features, check_widths, kernel_width, _fallback_widths
-from .renyi import ENTROPY_METHODS, exact_entropy, register_entropy_method, check_alpha
+from .renyi import ENTROPY_METHODS, exact_entropy, register_entropy_method, check_alpha, symmetric_eigvals
 
 # %% ../nbs/03_approx.ipynb #8b43de18
 _UNITS = {'b': 1, 'kb': 10**3, 'mb': 10**6, 'gb': 10**9, 'tb': 10**12,
@@ -411,7 +411,7 @@ def top_eigvals(A:Tensor, # symmetric PSD matrices (..., n, n)
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= n: raise ValueError(f"k must be an int in [1, n={n}], got {k!r}")
     block = block or (32 if k <= 128 else 64)
     max_dim = max_dim or max(4 * k, k + 256)
-    if max_dim > n // 2: return torch.linalg.eigvalsh(A).flip(-1)[..., :k]
+    if max_dim > n // 2: return symmetric_eigvals(A).flip(-1)[..., :k]
     kry = BlockKrylov(A, block, max_dim, make_generator(seed, generator, A.device))
     next_check = max(k + block, 2 * block)
     while True:
@@ -471,7 +471,7 @@ def lowrank_entropy(A:Tensor, # normalised Gram matrices (..., n, n), unit trace
         max_rank = min(max_rank or max(n // 4, 1), n - 1)
         block = block or 64
         max_dim = min(n // 2, int(1.5 * max_rank) + 2 * block)
-        if max_dim < 2 * block: top = torch.linalg.eigvalsh(A).flip(-1)[..., :max_rank]  # too small for a Krylov space
+        if max_dim < 2 * block: top = symmetric_eigvals(A).flip(-1)[..., :max_rank]  # too small for a Krylov space
         else:
             kry, next_check = BlockKrylov(A, block, max_dim, g), 2 * block
             while True:

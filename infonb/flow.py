@@ -19,7 +19,8 @@ import numpy as np
 import torch
 from torch import nn, Tensor
 from .kernels import label_gram
-from .renyi import ENTROPY_METHODS, SaturationWarning, check_alpha, unit_diagonal, exact_entropy, _entropy_from_eigvals
+from .renyi import (ENTROPY_METHODS, SaturationWarning, check_alpha, unit_diagonal, exact_entropy, spectral_entropy,
+                          symmetric_eigvals)
 from .hooks import GRAM_MODES, layer_gram, layer_outputs, model_device, resolve_layers
 from .pid import label_classes, label_joint_entropy
 
@@ -51,7 +52,7 @@ def _entropies(G:Tensor, alpha:float, method:str)->Tensor:
     n = G.shape[-1]
     if ENTROPY_METHODS[method] is exact_entropy:  # the spectrum of G/n is G's divided by n: no scaled copy of the stack
         if alpha == 2: return -torch.log2(torch.linalg.vector_norm(G, dim=(-2, -1)) ** 2 / n ** 2)
-        return _entropy_from_eigvals(torch.linalg.eigvalsh(G) / n, alpha)
+        return spectral_entropy(symmetric_eigvals(G), alpha)  # the scale 1/n is renormalised away
     return ENTROPY_METHODS[method](G / n, alpha)
 
 def _saturated(U:Tensor, # unit-diagonal Gram matrices (..., n, n)

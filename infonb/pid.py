@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 from .kernels import as_features, label_gram, pairwise_sq_dists
 from .renyi import (unit_diagonal, renyi_entropy, check_alpha, ENTROPY_METHODS, SaturationWarning,
-                          _entropy_from_eigvals)
+                          spectral_entropy, symmetric_eigvals)
 from .hooks import channel_widths
 from .approx import parse_bytes, get_memory_limit, format_bytes, MemoryLimitError
 
@@ -55,8 +55,8 @@ def label_joint_entropy(G:Tensor, # unit-diagonal joint Gram matrices of feature
     for size in sorted({len(c) for c in classes}):
         idx = torch.stack([c for c in classes if len(c) == size]).to(G.device)  # (classes of this size, size)
         blocks = G[..., idx[:, :, None], idx[:, None, :]]  # (..., classes, size, size)
-        spectra.append(torch.linalg.eigvalsh(blocks).flatten(-2))
-    return _entropy_from_eigvals(torch.cat(spectra, -1) / n, check_alpha(alpha))
+        spectra.append(symmetric_eigvals(blocks).flatten(-2))
+    return spectral_entropy(torch.cat(spectra, -1) / n, check_alpha(alpha))
 
 def _target(Ky, n:int|None, require_label_kernel:bool, name:str='Ky'):
     "The unit-diagonal target Gram matrix (integer labels (n,) become the delta kernel) and its classes (None: not a label Gram)."
