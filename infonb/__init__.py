@@ -7,6 +7,7 @@ __version__ = "0.1.0"
 __all__ = []
 
 # %% ../nbs/13_package.ipynb #ad135504
+from .memory import *
 from .kernels import *
 from .renyi import *
 from .approx import *

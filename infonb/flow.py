@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['SATURATION_TOL', 'SATURATION_BITS', 'RECORD_KEYS', 'DPI_CHAINS', 'check_probe', 'ProbeSide', 'probe_side',
-           'layer_entropies', 'layer_information', 'preserved_rng', 'plain', 'append_records', 'load_records',
-           'InfoFlow', 'DPIReport', 'by_step', 'dpi_report', 'MIMatrix', 'mi_matrix']
+           'layer_entropies', 'measurement_bytes', 'layer_information', 'preserved_rng', 'plain', 'append_records',
+           'load_records', 'InfoFlow', 'DPIReport', 'by_step', 'dpi_report', 'MIMatrix', 'mi_matrix']
 
 # %% ../nbs/06_flow.ipynb #bb3af2bc
 import json, math, os, random, time, warnings
@@ -23,6 +23,7 @@ from .renyi import (ENTROPY_METHODS, SaturationWarning, check_alpha, unit_diagon
                           symmetric_eigvals)
 from .hooks import GRAM_MODES, layer_gram, layer_outputs, model_device, resolve_layers
 from .pid import label_classes, label_joint_entropy
+from .memory import GRAM_COPIES, check_memory, gram_bytes
 
 # %% ../nbs/06_flow.ipynb #6c697220
 def check_probe(probe, # a pair (x, y): inputs (n, ...) floating point, integer labels (n,)
@@ -156,6 +157,20 @@ def _layer_grams(acts:dict, mode:str, width, k:int, device=None, **width_kw)->tu
         Ut[i] = K; widths.append(w.tolist())
     return Ut, widths
 
+def measurement_bytes(n:int, # probe samples
+                      layers:int, # layers measured
+                      label_blocks:bool=True, # class blocks for the joints with Y (else 4 Gram matrices per layer)
+                      max_bytes:int=2**30, # largest stack of Gram matrices sent to the estimator at once
+                     )->int: # peak bytes, beyond the model and its outputs
+    "Predicted peak memory of one measurement: the layers' Gram matrices, one stack of joints, the estimator's copies."
+    per = min(layers, max(1, max_bytes // (6 * 8 * n * n)))  # layers per stack, as layer_entropies chunks them
+    stack = (2 if label_blocks else 6) * per
+    return gram_bytes(n, layers + 2 + 2 * stack + GRAM_COPIES)  # + the probe's X and Y; stack and its copies; one layer's Gram
+
+def _check_measurement(n:int, layers:int, label_blocks:bool, max_bytes:int, what:str):
+    check_memory(measurement_bytes(n, layers, label_blocks, max_bytes), f"{what}: one measurement of {layers} layers on n={n} samples",
+                 "a smaller probe (fewer samples n), fewer layers, or a smaller max_bytes (smaller stacks of Gram matrices)")
+
 def _information(S_T, S_XT, S_TY, S_XTY, side:ProbeSide)->dict:
     "The four quantities (tensors (L,)) from the layers' entropies and the probe side."
     return dict(H_T=S_T, I_XT=side.S_X + S_T - S_XT, I_TY=S_T + side.S_Y - S_TY,
@@ -178,6 +193,7 @@ def layer_information(acts:dict, # layer name -> outputs on the probe (n, ...)
     side = probe if isinstance(probe, ProbeSide) else probe_side(*check_probe(probe), alpha, width, k, mode, label_kernel,
                                                                 method, label_blocks, **width_kw)
     n = side.Ux.shape[-1]
+    _check_measurement(n, len(acts), side.classes is not None, 2**30, 'layer_information')
     for name, a in acts.items():
         if not isinstance(a, Tensor) or a.ndim < 2 or len(a) != n:
             raise ValueError(f"layer {name!r} outputs must be a tensor (n={n}, ...) for the probe's n={n} samples, "
@@ -291,6 +307,8 @@ class InfoFlow:
         self.device = None if device is None else torch.device(device)
         self.pid, self.mi_matrix_every, self.batch_size = pid, mi_matrix_every, batch_size
         self.label_blocks, self.max_bytes = label_blocks, max_bytes
+        _check_measurement(len(self.y), len(self.layers), label_blocks and label_kernel == 'delta' and self.method == 'exact',
+                           max_bytes, 'InfoFlow')  # refused now, not after an epoch of training
         self.side = probe_side(self.x, self.y, self.alpha, width, k, mode, label_kernel, self.method, label_blocks,
                                self.device or model_device(model), **width_kw)
         self.path = None if path is None else Path(path)
@@ -478,7 +496,9 @@ def _mi_matrix(Ut:Tensor, layers:list, side:ProbeSide, alpha:float, method:str, 
     M[1:-1, -1] = M[-1, 1:-1] = known['I_TY'].cpu()
     if L > 1:
         i, j = torch.triu_indices(L, L, 1)
-        S_ij = _entropies(Ut[i] * Ut[j], alpha, method).cpu()
+        n = Ut.shape[-1]
+        per = max(1, 2**30 // gram_bytes(n, 2))  # pairs per stack (and its copies)
+        S_ij = torch.cat([_entropies(Ut[i[a:a + per]] * Ut[j[a:a + per]], alpha, method).cpu() for a in range(0, len(i), per)])
         M[1 + i, 1 + j] = M[1 + j, 1 + i] = S_T[i] + S_T[j] - S_ij
     return M, ['X', *layers, 'Y']
 

@@ -14,6 +14,7 @@ from typing import Callable, Sequence, Union
 import torch
 from torch import nn, Tensor
 from .kernels import as_features, pairwise_sq_dists, kernel_width, gram_from_sq_dists
+from .memory import GRAM_COPIES, check_memory, gram_bytes
 
 # %% ../nbs/04_hooks.ipynb #7adc1274
 _OPENERS = (nn.modules.conv._ConvNd, nn.Linear)
@@ -208,6 +209,8 @@ def layer_gram(acts:Tensor, # one layer's outputs on n samples: (n, C, H, W), (n
     if acts.ndim < 2: raise ValueError(f"{label} must have shape (n, C, H, W) or (n, d), got shape {tuple(acts.shape)}")
     n = acts.shape[0]
     if n < 2: raise ValueError(f"{label} has n={n} samples (shape {tuple(acts.shape)}); need n >= 2")
+    check_memory(gram_bytes(n, GRAM_COPIES) + 24 * acts.numel(),  # the Gram phase, and float64 copies of the features
+                 f"layer_gram of {label} {tuple(acts.shape)} ({mode} mode)", "fewer samples n (a smaller probe batch)")
     flat = as_features(acts.reshape(n, -1), name=label)  # float64, finite
     if mode == 'tensor' or acts.ndim == 2:
         d2 = pairwise_sq_dists(flat)

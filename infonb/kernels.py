@@ -12,6 +12,7 @@ from numbers import Real
 from typing import Callable, Union
 import torch
 from torch import Tensor
+from .memory import GRAM_COPIES, check_memory, gram_bytes
 
 # %% ../nbs/01_kernels.ipynb #ccdd744d
 def as_features(x, # features (..., n, d): n samples of d values, batched over leading dimensions
@@ -31,10 +32,14 @@ def as_features(x, # features (..., n, d): n samples of d values, batched over l
     return x
 
 # %% ../nbs/01_kernels.ipynb #920aa27f
+_GRAM_HINT = "fewer samples n (a smaller probe batch), or infonb.approx.chunked_gaussian_gram (one n x n matrix)"
+
 def pairwise_sq_dists(x, # features (..., n, d)
                      )->Tensor: # squared Euclidean distances (..., n, n), float64
     "Squared Euclidean distances between the n samples of each variable: >= 0, exactly 0 on the diagonal."
     x = as_features(x)
+    n, nb = x.shape[-2], math.prod(x.shape[:-2])
+    check_memory(gram_bytes(n, 3, nb) + 16 * x.numel(), f"pairwise_sq_dists of features {tuple(x.shape)}", _GRAM_HINT)
     x = x - x.mean(-2, keepdim=True)  # centring reduces cancellation in |a|^2 + |b|^2 - 2ab
     sq = (x * x).sum(-1)
     d2 = (sq[..., :, None] + sq[..., None, :] - 2 * (x @ x.transpose(-1, -2))).clamp_min_(0)
@@ -137,6 +142,9 @@ def gaussian_gram(x, # features (..., n, d)
                   **width_kw, # more options for `kernel_width` (gamma, standardize)
                  ): # Gram matrices (..., n, n), float64 (and the widths (...) if `return_width`)
     "Gaussian Gram matrix of each variable of `x`, with widths given or chosen by a rule."
+    x = as_features(x)
+    check_memory(gram_bytes(x.shape[-2], GRAM_COPIES, math.prod(x.shape[:-2])) + 16 * x.numel(),
+                 f"gaussian_gram of features {tuple(x.shape)}", _GRAM_HINT)
     d2 = pairwise_sq_dists(x)
     s = kernel_width(x, sigma, k=k, d2=d2, **width_kw) if isinstance(sigma, str) or callable(sigma) \
         else check_widths(sigma, d2.shape[:-2]).expand(d2.shape[:-2]).clone()

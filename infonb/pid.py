@@ -17,7 +17,7 @@ from .kernels import as_features, label_gram, pairwise_sq_dists
 from .renyi import (unit_diagonal, renyi_entropy, check_alpha, ENTROPY_METHODS, SaturationWarning,
                           spectral_entropy, symmetric_eigvals)
 from .hooks import channel_widths
-from .approx import parse_bytes, get_memory_limit, format_bytes, MemoryLimitError
+from .memory import parse_bytes, get_memory_limit, format_bytes, MemoryLimitError, check_memory, gram_bytes, NORMALIZE_COPIES
 
 # %% ../nbs/09_pid.ipynb #f9358f10
 def label_classes(Ky, # target Gram matrix (n, n)
@@ -131,6 +131,8 @@ def pid(Ki, # Gram matrices of the first source T^i (..., n, n)
     Uy, classes = _target(Ky, Ui.shape[-1], require_label_kernel)
     Kij = width_corrected_joint_gram(Ui, Uj) if joint_width_correction else Ui * Uj
     shape = torch.broadcast_shapes(Ui.shape, Uj.shape)
+    check_memory(gram_bytes(shape[-1], 3 * (2 + NORMALIZE_COPIES), math.prod(shape[:-2])),  # sources, joints with Y, copies
+                 f"pid of Gram matrices {tuple(shape)}")
     G = torch.stack([Ui.expand(shape), Uj.expand(shape), Kij.expand(shape)])  # one batched call for the three sources
     s, s_y = _with_target(G, Uy, classes if label_blocks else None, alpha, method, 'pid sources')
     mi_iy, mi_jy, mi_ijy = (s + renyi_entropy(Uy, alpha, method, 'Ky') - s_y).unbind(0)

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor
 from .kernels import sample_gram
+from .memory import NORMALIZE_COPIES, check_memory, gram_bytes
 
 # %% ../nbs/02_renyi.ipynb #fb592b13
 def _check_gram(K, name:str='K')->Tensor:
@@ -43,7 +44,7 @@ def _unit_diagonal(K:Tensor)->Tensor:
     d = K.diagonal(dim1=-2, dim2=-1)
     if bool((d == 1).all()): return K
     d = d.rsqrt()
-    return K * d[..., :, None] * d[..., None, :]
+    return K * (d[..., :, None] * d[..., None, :])  # d_i d_j == d_j d_i exactly: a symmetric K stays exactly symmetric
 
 def unit_diagonal(K, # Gram matrices (..., n, n)
                   name:str='K', # what to call `K` in errors
@@ -149,6 +150,9 @@ def renyi_entropy(K, # Gram matrices (..., n, n), normalised or not
     if method not in ENTROPY_METHODS:
         raise ValueError(f"unknown entropy method {method!r}; available: {sorted(ENTROPY_METHODS)}"
                          + ("" if 'lanczos' in ENTROPY_METHODS else " (import infonb.approx for the approximations)"))
+    if isinstance(K, Tensor) and K.ndim >= 2:  # the normalised copies, before making them
+        check_memory(gram_bytes(K.shape[-1], NORMALIZE_COPIES, math.prod(K.shape[:-2])),
+                     f"renyi_entropy of {name or 'Gram matrices'} {tuple(K.shape)} (method {method!r})")
     A = normalize_gram(K, name or 'K')
     sat = (A.sum(-1) * A.shape[-1] - 1).amax(-1) < 1e-3
     if sat.any():
@@ -189,6 +193,8 @@ def joint_entropy(*grams, # Gram matrices (..., n, n) of the variables (or one l
 def _entropies(*grams:Tensor, alpha, method)->list:
     "Entropies of several Gram matrices of one shape in one batched call."
     shape = torch.broadcast_shapes(*[G.shape for G in grams])
+    check_memory(gram_bytes(shape[-1], len(grams) * (1 + NORMALIZE_COPIES), math.prod(shape[:-2])),
+                 f"{len(grams)} entropies of Gram matrices {tuple(shape)} (method {method!r})")
     return list(renyi_entropy(torch.stack([G.expand(shape) for G in grams]), alpha, method).unbind(0))
 
 # %% ../nbs/02_renyi.ipynb #c58dad06
