@@ -24,6 +24,8 @@ from scipy.spatial.distance import pdist, squareform
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path: sys.path.insert(0, str(ROOT))
+if str(ROOT / 'benchmarks') not in sys.path: sys.path.insert(0, str(ROOT / 'benchmarks'))
+from timing import timed
 from infonb.kernels import gaussian_gram, kernel_width
 from infonb.renyi import exact_entropy, joint_entropy, normalize_gram, renyi_entropy
 from infonb.approx import ENTROPY_METHODS, chunked_gaussian_gram
@@ -31,12 +33,6 @@ from infonb.approx import ENTROPY_METHODS, chunked_gaussian_gram
 FMNIST = Path('/usr/share/datasets/fashion-mnist')
 
 # ---- timing ---------------------------------------------------------------------------------------------------------
-def timed(fn, repeats=1):
-    "Best wall time of `repeats` calls, and the last result."
-    best = float('inf')
-    for _ in range(repeats):
-        t = time.perf_counter(); out = fn(); best = min(best, time.perf_counter() - t)
-    return best, out
 
 # ---- data: Fashion-MNIST and a briefly trained LeNet-5 ---------------------------------------------------------------
 def _read_idx_gz(path, offset):

@@ -29,6 +29,8 @@ from scipy.spatial.distance import pdist, squareform
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path: sys.path.insert(0, str(ROOT))
+if str(ROOT / 'benchmarks') not in sys.path: sys.path.insert(0, str(ROOT / 'benchmarks'))
+from timing import timed
 from infonb.data import load_dataset, probe_batch
 from infonb.models import LeNet5
 from infonb.train import fit, evaluate
@@ -40,12 +42,6 @@ ALPHA = 1.01
 QUANTITIES = ('H_T', 'I_XT', 'I_TY', 'I_XT_Y')
 
 
-def timed(fn, repeats=1):
-    "Best wall time of `repeats` calls, and the last result."
-    best = float('inf')
-    for _ in range(repeats):
-        t = time.perf_counter(); out = fn(); best = min(best, time.perf_counter() - t)
-    return best, out
 
 
 _CACHE = {}

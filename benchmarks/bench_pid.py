@@ -29,6 +29,8 @@ from scipy.spatial.distance import pdist, squareform
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path: sys.path.insert(0, str(ROOT))
+if str(ROOT / 'benchmarks') not in sys.path: sys.path.insert(0, str(ROOT / 'benchmarks'))
+from timing import timed as _timed
 from infonb.pid import layer_pid, pid, channel_log_grams
 
 ALPHA = 1.01
@@ -82,7 +84,7 @@ def ref_pid(ti, tj, y, si, sj, alpha=ALPHA):
 
 # ---- timing -------------------------------------------------------------------------------------------------------------
 def timed(fn):
-    t = time.perf_counter(); out = fn(); return time.perf_counter() - t, out
+    return _timed(fn, 1)
 
 def batched_values(r, pairs):
     "(P, 5) Rdn, Unq_i, Unq_j, Syn, I(T^i,T^j;Y) of a LayerPID at the given pairs."
