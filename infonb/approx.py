@@ -285,7 +285,7 @@ class BlockKrylov:
         self.A, self.b, self.n, self.max_dim = A, block, n, min(max_dim, n)
         check_memory(8 * math.prod(batch) * (n * (self.max_dim + block) + 2 * (self.max_dim + block) ** 2),
                      f"a block Krylov space of dimension {self.max_dim} for matrices {tuple(A.shape)}", "a smaller block or fewer steps")
-        self.Q = torch.zeros(*batch, n, self.max_dim + block, dtype=A.dtype, device=A.device)
+        self.Q = torch.empty(*batch, n, self.max_dim + block, dtype=A.dtype, device=A.device)  # columns are written before read
         self.T = torch.zeros(*batch, self.max_dim, self.max_dim, dtype=A.dtype, device=A.device)
         Q0, self.R0 = torch.linalg.qr(rademacher(batch + (n, block), generator, A.device, A.dtype))
         self.Q[..., :block] = Q0  # the probes are Q0 R0: their coordinates in the basis are [R0; 0]

@@ -48,13 +48,13 @@ def check_probe(probe, # a pair (x, y): inputs (n, ...) floating point, integer 
 SATURATION_TOL = 1e-3  # largest off-diagonal row sum of a unit-diagonal Gram matrix still called saturated
 SATURATION_BITS = 0.1  # ... or an entropy this close to log2 n (nearly I/n: the estimates are pinned)
 
-def _entropies(G:Tensor, alpha:float, method:str)->Tensor:
-    "Entropies (bits) of a stack of unit-diagonal joint Gram matrices (..., n, n), in one call of the estimator."
+def _entropies(G:Tensor, alpha:float, method:str, scratch:bool=False)->Tensor:
+    "Entropies (bits) of a stack of unit-diagonal joint Gram matrices (..., n, n), in one call; `scratch`: G may be overwritten."
     n = G.shape[-1]
     if ENTROPY_METHODS[method] is exact_entropy:  # the spectrum of G/n is G's divided by n: no scaled copy of the stack
         if alpha == 2: return -torch.log2(torch.linalg.vector_norm(G, dim=(-2, -1)) ** 2 / n ** 2)
         return spectral_entropy(symmetric_eigvals(G), alpha)  # the scale 1/n is renormalised away
-    return ENTROPY_METHODS[method](G / n, alpha)
+    return ENTROPY_METHODS[method](G.div_(n) if scratch else G / n, alpha)
 
 def _saturated(U:Tensor, # unit-diagonal Gram matrices (..., n, n)
                S:Tensor|None=None, # their entropies (...), bits
@@ -103,7 +103,7 @@ def probe_side(x:Tensor, # inputs (n, ...) of the probe
                mode:str='tensor', # Gram mode for X (as for the layers)
                label_kernel:str='delta', # 'delta' or 'onehot'
                method:str='exact', # entropy estimator
-               label_blocks:bool=True, # use class blocks for joints with Y (delta kernel, exact method)
+               label_blocks:bool=True, # use class blocks for joints with Y (delta kernel)
                device=None, # where to compute (default: x's device)
                **width_kw, # more options for the width rule (gamma, standardize)
               )->ProbeSide:
@@ -114,7 +114,7 @@ def probe_side(x:Tensor, # inputs (n, ...) of the probe
     Kx, wx = layer_gram(x, mode, width, k, name='X (the probe inputs)', **width_kw)
     Ux = Kx  # Gaussian: unit diagonal already (and eigvalsh reads one triangle only)
     Uy = unit_diagonal(label_gram(y, label_kernel, num_classes=int(y.max()) + 1).to(Ux.device), 'K_Y')
-    classes = label_classes(Uy) if (label_blocks and method == 'exact') else None
+    classes = label_classes(Uy) if label_blocks else None
     if classes is not None:  # S(Y) and S(X,Y) from the class blocks
         s_x = _entropies(Ux, alpha, method)
         s_y, s_xy = label_joint_entropy(torch.stack([torch.ones_like(Ux), Ux]), classes, alpha)
@@ -138,8 +138,9 @@ def layer_entropies(Ut:Tensor, # unit-diagonal Gram matrices of L layers (L, n, 
         U, l = Ut[a:a + per], len(Ut[a:a + per])
         G = torch.empty((2 * l, n, n), dtype=U.dtype, device=U.device)  # (2l, n, n): T, (X, T)
         G[:l] = U; torch.mul(U, side.Ux, out=G[l:])
-        if side.classes is not None:
-            s, sy = _entropies(G, alpha, method), label_joint_entropy(G, side.classes, alpha)
+        if side.classes is not None:  # the joints with Y exactly from class blocks (cheap), whatever the method
+            sy = label_joint_entropy(G, side.classes, alpha)
+            s = _entropies(G, alpha, method, scratch=True)
         else:
             both = _entropies(torch.cat([G, G * side.Uy]), alpha, method)  # (4l, n, n) in one call
             s, sy = both[:len(G)], both[len(G):]
@@ -307,7 +308,7 @@ class InfoFlow:
         self.device = None if device is None else torch.device(device)
         self.pid, self.mi_matrix_every, self.batch_size = pid, mi_matrix_every, batch_size
         self.label_blocks, self.max_bytes = label_blocks, max_bytes
-        _check_measurement(len(self.y), len(self.layers), label_blocks and label_kernel == 'delta' and self.method == 'exact',
+        _check_measurement(len(self.y), len(self.layers), label_blocks and label_kernel == 'delta',
                            max_bytes, 'InfoFlow')  # refused now, not after an epoch of training
         self.side = probe_side(self.x, self.y, self.alpha, width, k, mode, label_kernel, self.method, label_blocks,
                                self.device or model_device(model), **width_kw)
@@ -498,7 +499,7 @@ def _mi_matrix(Ut:Tensor, layers:list, side:ProbeSide, alpha:float, method:str, 
         i, j = torch.triu_indices(L, L, 1)
         n = Ut.shape[-1]
         per = max(1, 2**30 // gram_bytes(n, 2))  # pairs per stack (and its copies)
-        S_ij = torch.cat([_entropies(Ut[i[a:a + per]] * Ut[j[a:a + per]], alpha, method).cpu() for a in range(0, len(i), per)])
+        S_ij = torch.cat([_entropies(Ut[i[a:a + per]] * Ut[j[a:a + per]], alpha, method, scratch=True).cpu() for a in range(0, len(i), per)])
         M[1 + i, 1 + j] = M[1 + j, 1 + i] = S_T[i] + S_T[j] - S_ij
     return M, ['X', *layers, 'Y']
 
