@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['RUN_DEFAULTS', 'RUN_KEYS', 'MODEL_NAMES', 'OneLineParser', 'run_parser', 'check_run_args', 'parse_run_args',
-           'load_run_data', 'make_model', 'StepOffset', 'keep_optimizer', 'save_checkpoint', 'summary_table',
-           'write_outputs', 'run', 'main']
+           'load_run_data', 'make_model', 'CountedTracker', 'save_checkpoint', 'summary_table', 'write_outputs', 'run',
+           'main']
 
 # %% ../nbs/10_cli.ipynb #f55abd64
 import argparse, json, math, os, sys, time, traceback, warnings
@@ -166,19 +166,15 @@ def make_model(a:argparse.Namespace, info)->torch.nn.Module:
     return get_model(a.model, **kw)
 
 # %% ../nbs/10_cli.ipynb #a3be8457
-class StepOffset:
-    "A tracker wrapper for one epoch's `fit` call: adds the steps and epochs done before it."
+class CountedTracker:
+    "The run's tracker, counting the new measurements this run makes (for the simulated interruptions of the tests)."
     def __init__(self, tracker, # the run's InfoFlow
-                 steps_before:int, # optimiser steps of the earlier epochs
-                 epochs_before:int, # epochs done before
                  counter:list|None=None, # [new measurements so far in this run], shared by the epochs
                 ):
-        self.tracker, self.steps_before, self.epochs_before = tracker, steps_before, epochs_before
-        self.counter = [0] if counter is None else counter
-    def measure(self, step:int, epoch=None, **extra):
-        step = step + self.steps_before
+        self.tracker, self.counter = tracker, [0] if counter is None else counter
+    def measure(self, step:int, **extra):
         fresh = step not in set(self.tracker.steps)
-        out = self.tracker.measure(step, epoch=None if epoch is None else epoch + self.epochs_before, **extra)
+        out = self.tracker.measure(step, **extra)
         if fresh: self.counter[0] += 1; _test_hooks(self.counter[0])
         return out
 
@@ -186,12 +182,6 @@ def _test_hooks(count:int):
     "Simulated interruptions for the tests: environment variables INFONB_TEST_INTERRUPT_AFTER / INFONB_TEST_CRASH_AFTER = N."
     if str(count) == os.environ.get('INFONB_TEST_INTERRUPT_AFTER'): raise KeyboardInterrupt('INFONB_TEST_INTERRUPT_AFTER')
     if str(count) == os.environ.get('INFONB_TEST_CRASH_AFTER'): raise RuntimeError('simulated crash (INFONB_TEST_CRASH_AFTER)')
-
-def keep_optimizer(opt:torch.optim.Optimizer)->type:
-    "An optimiser class for `fit(optimizer=...)` whose construction returns `opt` itself (its state carries over)."
-    class Kept(type(opt)):
-        def __new__(cls, *args, **kwargs): return opt  # not an instance of Kept, so __init__ is not run again
-    return Kept
 
 # %% ../nbs/10_cli.ipynb #1227b204
 def save_checkpoint(path:Path, model, opt, epoch:int, step:int, history:list):
@@ -287,11 +277,11 @@ def run(a:argparse.Namespace, # checked options (`parse_run_args`)
         with warnings.catch_warnings():
             warnings.showwarning = _one_line_warning
             for epoch in range(done + 1, a.epochs + 1):
-                h = fit(model, data['train'], data['test'], epochs=1, lr=a.lr, batch_size=a.batch_size, optimizer=keep_optimizer(opt),
-                        tracker=StepOffset(tracker, step, epoch - 1, counter), measure_every=a.measure_every, device=device,
-                        seed=a.seed + epoch, progress=not a.quiet)[0]
-                step += h['step']
-                history.append(dict(h, epoch=epoch, step=step))
+                h = fit(model, data['train'], data['test'], epochs=1, batch_size=a.batch_size, optimizer=opt,
+                        tracker=CountedTracker(tracker, counter), measure_every=a.measure_every, device=device,
+                        seed=a.seed + epoch, progress=not a.quiet, start_step=step, start_epoch=epoch - 1)[0]
+                step = h['step']
+                history.append(h)
                 save_checkpoint(ckpt_path, model, opt, epoch, step, history)
                 (out/'history.json').write_text(json.dumps(history, indent=1))
     except KeyboardInterrupt:

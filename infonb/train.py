@@ -89,12 +89,17 @@ def evaluate(model:nn.Module, # a classifier returning logits (N, classes)
 # %% ../nbs/08_train.ipynb #b94612a3
 OPTIMIZERS = {'adam': (torch.optim.Adam, 1e-3, {}), 'sgd': (torch.optim.SGD, 1e-2, {'momentum': 0.9})}
 
-def make_optimizer(optimizer, # 'adam', 'sgd', or a torch.optim.Optimizer class
+def make_optimizer(optimizer, # 'adam', 'sgd', a torch.optim.Optimizer class, or an optimiser instance (returned as is)
                    params, # the parameters to train
                    lr:float|None=None, # learning rate (None: the optimiser's default here)
                    weight_decay:float=0.0, # L2 penalty
                   )->torch.optim.Optimizer:
-    "An optimiser by name or class."
+    "An optimiser by name or class; an optimiser instance is returned as it is (its state carries over)."
+    if isinstance(optimizer, torch.optim.Optimizer):
+        if lr is not None or weight_decay:
+            raise ValueError(f"lr={lr!r} and weight_decay={weight_decay!r} apply when fit builds the optimiser; "
+                             f"the {type(optimizer).__name__} instance given has its own: leave them unset")
+        return optimizer
     if lr is not None and (isinstance(lr, bool) or not isinstance(lr, Real) or not lr > 0 or not math.isfinite(lr)):
         raise ValueError(f"lr must be a positive number, got {lr!r}")
     if isinstance(optimizer, str):
@@ -103,7 +108,7 @@ def make_optimizer(optimizer, # 'adam', 'sgd', or a torch.optim.Optimizer class
         return cls(params, lr=default_lr if lr is None else lr, weight_decay=weight_decay, **kw)
     if isinstance(optimizer, type) and issubclass(optimizer, torch.optim.Optimizer):
         return optimizer(params, weight_decay=weight_decay, **({} if lr is None else {'lr': lr}))
-    raise TypeError(f"optimizer must be a name or a torch.optim.Optimizer class, got {optimizer!r}")
+    raise TypeError(f"optimizer must be a name, a torch.optim.Optimizer class or instance, got {optimizer!r}")
 
 # %% ../nbs/08_train.ipynb #c28bd8ee
 def measure_points(measure_every, # None, steps (int) or a fraction of an epoch (float in (0, 1])
@@ -133,7 +138,7 @@ def fit(model:nn.Module, # a classifier returning logits
         epochs:int=1, # passes over the training data
         lr:float|None=None, # learning rate (None: 1e-3 for Adam, 1e-2 for SGD)
         batch_size:int=128, # samples per optimiser step
-        optimizer='adam', # 'adam', 'sgd' or a torch.optim.Optimizer class
+        optimizer='adam', # 'adam', 'sgd', a torch.optim.Optimizer class, or an instance (continues with its state)
         tracker=None, # object with `measure(step, **extra)`, called at step 0, every `measure_every` and each epoch's end
         measure_every=None, # None, a number of steps (int) or a fraction of an epoch (float in (0, 1])
         device=None, # where to train (None: `default_device()`)
@@ -141,6 +146,8 @@ def fit(model:nn.Module, # a classifier returning logits
         progress:bool=True, # show a tqdm progress bar
         weight_decay:float=0.0, # L2 penalty for the optimiser
         loss_fn:nn.Module|None=None, # the loss (None: cross-entropy)
+        start_step:int=0, # optimiser steps done before this call (a continued run: the tracker's steps go on from here)
+        start_epoch:int=0, # epochs done before this call (the history's and the tracker's epochs go on from here)
        )->list: # history: one dict per epoch (epoch, step, train_loss, test_acc, seconds, measure_seconds)
     "Train `model`, calling `tracker.measure` at step 0, every `measure_every` steps and after each epoch."
     epochs, batch_size = _positive_int(epochs, 'epochs'), _positive_int(batch_size, 'batch_size')
@@ -148,6 +155,8 @@ def fit(model:nn.Module, # a classifier returning logits
     if tracker is not None and not callable(getattr(tracker, 'measure', None)):
         raise TypeError(f"tracker must have a measure(step, **extra) method, got {type(tracker).__name__}")
     measure_points(measure_every, 1)  # validate before any work
+    for v, name in ((start_step, 'start_step'), (start_epoch, 'start_epoch')):
+        if isinstance(v, bool) or not isinstance(v, Integral) or v < 0: raise ValueError(f"{name} must be an integer >= 0, got {v!r}")
     device = default_device() if device is None else torch.device(device)
     seed_everything(seed)
     generator = torch.Generator().manual_seed(seed)
@@ -157,7 +166,7 @@ def fit(model:nn.Module, # a classifier returning logits
     opt = make_optimizer(optimizer, model.parameters(), lr, weight_decay)
     loss_fn = nn.CrossEntropyLoss() if loss_fn is None else loss_fn
     B = num_batches(train, batch_size)
-    history, step, test_acc = [], 0, None
+    history, step, test_acc = [], int(start_step), None
 
     def measure(epoch:float, loss:float)->float:
         t = time.time()
@@ -167,12 +176,12 @@ def fit(model:nn.Module, # a classifier returning logits
 
     if tracker is not None:
         if test is not None: test_acc = evaluate(model, test)
-        measure(0.0, float('nan'))
+        measure(float(start_epoch), float('nan'))
     bar = tqdm(total=epochs * B, desc='fit', disable=not progress, mininterval=0.5, leave=True)
     try:
-        for epoch in range(1, epochs + 1):
+        for epoch in range(start_epoch + 1, start_epoch + epochs + 1):
             t0, measure_secs = time.time(), 0.0
-            points = set(measure_points(measure_every, B, epoch)) if tracker is not None else set()
+            points = set(measure_points(measure_every, B, epoch - start_epoch)) if tracker is not None else set()
             epoch_loss = since_loss = torch.zeros((), device=device)
             since_n = 0
             model.train()
