@@ -30,7 +30,7 @@ from scipy.spatial.distance import pdist, squareform
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path: sys.path.insert(0, str(ROOT))
 if str(ROOT / 'benchmarks') not in sys.path: sys.path.insert(0, str(ROOT / 'benchmarks'))
-from timing import timed as _timed
+from timing import timed
 from infonb.pid import layer_pid, pid, channel_log_grams
 
 ALPHA = 1.01
@@ -83,9 +83,6 @@ def ref_pid(ti, tj, y, si, sj, alpha=ALPHA):
     return np.array([rdn, i_iy - rdn, i_jy - rdn, i_ijy - i_iy - i_jy + rdn, i_ijy])
 
 # ---- timing -------------------------------------------------------------------------------------------------------------
-def timed(fn):
-    return _timed(fn, 1)
-
 def batched_values(r, pairs):
     "(P, 5) Rdn, Unq_i, Unq_j, Syn, I(T^i,T^j;Y) of a LayerPID at the given pairs."
     i, j = torch.as_tensor(pairs).T

@@ -12,7 +12,7 @@ import math, os, warnings
 from numbers import Real
 import torch
 from torch import Tensor
-from .kernels import as_features, check_widths, kernel_width, _fallback_widths
+from .kernels import as_features, check_widths, kernel_width, _fallback_widths, _sq_dist_rows, _knn_sum
 from .memory import (parse_bytes, format_bytes, set_memory_limit, get_memory_limit, MemoryLimitError, check_memory,
                            GRAM_COPIES, NORMALIZE_COPIES)
 from .renyi import ENTROPY_METHODS, exact_entropy, register_entropy_method, check_alpha, symmetric_eigvals
@@ -50,11 +50,8 @@ def chunked_sq_dists(x, # features (..., n, d)
     x = x - x.mean(-2, keepdim=True)  # centring reduces cancellation, as in pairwise_sq_dists
     sq = (x * x).sum(-1)
     d2 = torch.empty(*batch, n, n, dtype=x.dtype, device=x.device)
-    xt = x.transpose(-1, -2)
     for i in range(0, n, chunk):
-        rows = slice(i, min(i + chunk, n))
-        d2[..., rows, :] = (sq[..., rows, None] + sq[..., None, :] - 2 * (x[..., rows, :] @ xt)).clamp_min_(0)
-    d2.diagonal(dim1=-2, dim2=-1).zero_()
+        d2[..., i:i + chunk, :] = _sq_dist_rows(x, sq, slice(i, min(i + chunk, n)))
     return d2
 
 # %% ../nbs/03_approx.ipynb #76b971c3
@@ -78,10 +75,8 @@ def chunked_gaussian_gram(x, # features (..., n, d)
             else check_widths(sigma, batch).expand(batch).clone()
     d2 = chunked_sq_dists(x, chunk)
     if knn:  # mean distance to the k nearest neighbours, from the same row chunks
-        kk, total = min(k, n - 1), torch.zeros(batch, dtype=d2.dtype, device=d2.device)
-        for i in range(0, n, chunk):
-            total += d2[..., i:i + chunk, :].topk(kk + 1, dim=-1, largest=False).values.sqrt().sum(-1).sum(-1) / kk
-        s = total / n
+        kk = min(k, n - 1)
+        s = sum(_knn_sum(d2[..., i:i + chunk, :], kk) for i in range(0, n, chunk)) / (n * kk)
         if (s <= 0).any(): s = _fallback_widths(s, d2)
     s = s.to(d2.device)
     scale = 2 * s[..., None, None] ** 2

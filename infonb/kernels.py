@@ -34,6 +34,16 @@ def as_features(x, # features (..., n, d): n samples of d values, batched over l
 # %% ../nbs/01_kernels.ipynb #920aa27f
 _GRAM_HINT = "fewer samples n (a smaller probe batch), or infonb.approx.chunked_gaussian_gram (one n x n matrix)"
 
+def _sq_dist_rows(x:Tensor, # centred features (..., n, d)
+                  sq:Tensor, # their squared norms (..., n)
+                  rows:slice, # which samples' rows
+                 )->Tensor: # (..., rows, n)
+    "Squared distances of some samples to all: |a|^2 + |b|^2 - 2ab clamped at 0, and exactly 0 from each sample to itself."
+    d2 = (sq[..., rows, None] + sq[..., None, :] - 2 * (x[..., rows, :] @ x.mT)).clamp_min_(0)
+    i = torch.arange(rows.start, rows.stop, device=x.device)
+    d2[..., i - rows.start, i] = 0
+    return d2
+
 def pairwise_sq_dists(x, # features (..., n, d)
                      )->Tensor: # squared Euclidean distances (..., n, n), float64
     "Squared Euclidean distances between the n samples of each variable: >= 0, exactly 0 on the diagonal."
@@ -41,10 +51,7 @@ def pairwise_sq_dists(x, # features (..., n, d)
     n, nb = x.shape[-2], math.prod(x.shape[:-2])
     check_memory(gram_bytes(n, 3, nb) + 16 * x.numel(), f"pairwise_sq_dists of features {tuple(x.shape)}", _GRAM_HINT)
     x = x - x.mean(-2, keepdim=True)  # centring reduces cancellation in |a|^2 + |b|^2 - 2ab
-    sq = (x * x).sum(-1)
-    d2 = (sq[..., :, None] + sq[..., None, :] - 2 * (x @ x.transpose(-1, -2))).clamp_min_(0)
-    d2.diagonal(dim1=-2, dim2=-1).zero_()
-    return d2
+    return _sq_dist_rows(x, (x * x).sum(-1), slice(0, n))
 
 # %% ../nbs/01_kernels.ipynb #24078f73
 WidthRule = Union[str, float, Callable, Tensor]
@@ -58,6 +65,10 @@ def _fallback_widths(sigma:Tensor, d2:Tensor)->Tensor:
     return torch.where(sigma > 0, sigma, torch.ones_like(sigma))
 
 # %% ../nbs/01_kernels.ipynb #98f84284
+def _knn_sum(d2:Tensor, kk:int)->Tensor:
+    "Sum over rows of squared distances (..., r, n) of each row's kk nearest-neighbour distances (the k+1 smallest include the sample itself, at 0)."
+    return d2.topk(kk + 1, dim=-1, largest=False).values.sqrt().sum((-2, -1))
+
 def knn_widths(x, # features (..., n, d)
                k:int=10, # neighbours (capped at n-1)
                block_bytes:int=2**22, # size of a block of distance rows
@@ -68,14 +79,9 @@ def knn_widths(x, # features (..., n, d)
     batch, n = x.shape[:-2], x.shape[-2]
     kk = min(k, n - 1)
     x = x - x.mean(-2, keepdim=True)  # the same centring as pairwise_sq_dists
-    sq, xt = (x * x).sum(-1), x.transpose(-1, -2)
+    sq = (x * x).sum(-1)
     rows = max(1, block_bytes // (8 * n * max(1, math.prod(batch))))
-    total = torch.zeros(batch, dtype=x.dtype, device=x.device)
-    for i in range(0, n, rows):
-        r = torch.arange(i, min(i + rows, n), device=x.device)
-        d2 = (sq[..., r, None] + sq[..., None, :] - 2 * (x[..., r, :] @ xt)).clamp_min_(0)
-        d2[..., torch.arange(len(r), device=x.device), r] = 0  # each sample's distance to itself, exactly
-        total += d2.topk(kk + 1, dim=-1, largest=False).values.sqrt().sum((-2, -1))
+    total = sum(_knn_sum(_sq_dist_rows(x, sq, slice(i, min(i + rows, n))), kk) for i in range(0, n, rows))
     return total / (n * kk)
 
 # %% ../nbs/01_kernels.ipynb #bf014a82
@@ -115,9 +121,7 @@ def kernel_width(x, # features (..., n, d)
     if rule == 'knn':
         if k < 1: raise ValueError(f"k must be >= 1 for the 'knn' rule, got {k}")
         if d2 is None: sigma = knn_widths(x, k)  # row blocks: no (..., n, n) matrix
-        else:  # the k+1 smallest include the sample itself (distance exactly 0)
-            kk = min(k, n - 1)
-            sigma = d2.topk(kk + 1, dim=-1, largest=False).values.sqrt().sum(-1).mean(-1) / kk
+        else: sigma = _knn_sum(d2, min(k, n - 1)) / (n * min(k, n - 1))
         return sigma if (sigma > 0).all() else _fallback_widths(sigma, pairwise_sq_dists(x) if d2 is None else d2)
     if d2 is None: d2 = pairwise_sq_dists(x)
     if rule == 'median':

@@ -51,12 +51,12 @@ def label_joint_entropy(G:Tensor, # unit-diagonal joint Gram matrices of feature
                         alpha:float=1.01, # order
                        )->Tensor: # S_alpha(G ∘ K_Y) in bits (...)
     "Exact entropy of the joint of features and a label: eigenvalues of the class blocks of G (G∘K_Y is block diagonal up to a permutation)."
-    n, spectra = G.shape[-1], []
+    spectra = []
     for size in sorted({len(c) for c in classes}):
         idx = torch.stack([c for c in classes if len(c) == size]).to(G.device)  # (classes of this size, size)
         blocks = G[..., idx[:, :, None], idx[:, None, :]]  # (..., classes, size, size)
         spectra.append(symmetric_eigvals(blocks).flatten(-2))
-    return spectral_entropy(torch.cat(spectra, -1) / n, check_alpha(alpha))
+    return spectral_entropy(torch.cat(spectra, -1), check_alpha(alpha))  # scale-free: the 1/n of G/n is renormalised away
 
 def _target(Ky, n:int|None, require_label_kernel:bool, name:str='Ky'):
     "The unit-diagonal target Gram matrix (integer labels (n,) become the delta kernel) and its classes (None: not a label Gram)."

@@ -4,9 +4,10 @@
 
 # %% auto #0
 __all__ = ['SPREAD_N', 'ENTROPY_METHODS', 'unit_diagonal', 'normalize_gram', 'SaturationWarning', 'is_saturated',
-           'symmetric_eigvals', 'spectral_entropy', 'exact_entropy', 'register_entropy_method', 'check_alpha',
-           'renyi_entropy', 'joint_gram', 'joint_entropy', 'mutual_information', 'multivariate_mutual_information',
-           'conditional_entropy', 'conditional_mutual_information', 'data_entropy', 'data_mutual_information']
+           'symmetric_eigvals', 'spectral_entropy', 'exact_entropy', 'unit_diagonal_entropy', 'register_entropy_method',
+           'check_alpha', 'renyi_entropy', 'joint_gram', 'joint_entropy', 'mutual_information',
+           'multivariate_mutual_information', 'conditional_entropy', 'conditional_mutual_information', 'data_entropy',
+           'data_mutual_information']
 
 # %% ../nbs/02_renyi.ipynb #39ca17b6
 import math, warnings
@@ -128,10 +129,20 @@ def exact_entropy(A:Tensor, # Gram matrices (..., n, n), float64, in any scale (
                   alpha:float, # order > 0
                  )->Tensor: # bits (...)
     "Exact matrix-based Rényi entropy from a full symmetric eigendecomposition (Frobenius norm for alpha = 2)."
-    if alpha == 2: return -torch.log2((A * A).sum((-2, -1)) / A.diagonal(dim1=-2, dim2=-1).sum(-1) ** 2)
+    if alpha == 2: return -2 * torch.log2(torch.linalg.vector_norm(A, dim=(-2, -1)) / A.diagonal(dim1=-2, dim2=-1).sum(-1))
     return spectral_entropy(symmetric_eigvals(A), alpha)  # spectral_entropy renormalises: A's scale does not matter
 
 ENTROPY_METHODS = {'exact': exact_entropy}
+
+def unit_diagonal_entropy(U:Tensor, # unit-diagonal Gram matrices (..., n, n), validated
+                          alpha:float, # order > 0
+                          method:str='exact', # a registered entropy method
+                          scratch:bool=False, # U may be overwritten (saves a copy for the approximations)
+                         )->Tensor: # bits (...)
+    "Entropy of U/n by `method`, without the scaled copy where the method does not need it (the scale-free exact one)."
+    fn = ENTROPY_METHODS[method]
+    if fn is exact_entropy: return exact_entropy(U, alpha)
+    return fn(U.div_(U.shape[-1]) if scratch else U / U.shape[-1], alpha)
 
 def register_entropy_method(name:str, # the name users pass as `method=`
                             fn:Callable, # fn(A (..., n, n) normalised float64, alpha) -> bits (...)
@@ -157,7 +168,8 @@ def renyi_entropy(K, # Gram matrices (..., n, n), normalised or not
     if method not in ENTROPY_METHODS:
         raise ValueError(f"unknown entropy method {method!r}; available: {sorted(ENTROPY_METHODS)}"
                          + ("" if 'lanczos' in ENTROPY_METHODS else " (import infonb.approx for the approximations)"))
-    if isinstance(K, Tensor) and K.ndim >= 2:  # the normalised copies, before making them
+    if not isinstance(K, Tensor): K = torch.as_tensor(K)
+    if K.ndim >= 2:  # the normalised copies, before making them
         check_memory(gram_bytes(K.shape[-1], NORMALIZE_COPIES, math.prod(K.shape[:-2])),
                      f"renyi_entropy of {name or 'Gram matrices'} {tuple(K.shape)} (method {method!r})")
     U = _unit_diagonal(_check_gram(K, name or 'K'))
@@ -167,8 +179,7 @@ def renyi_entropy(K, # Gram matrices (..., n, n), normalised or not
         warnings.warn(f"{name or 'Gram matrix'}{where} is saturated: its normalised Gram matrix is numerically I/n, so its "
                       f"entropy is log2 n = {math.log2(U.shape[-1]):.3f} bits whatever the data. Use a wider kernel.",
                       SaturationWarning, stacklevel=2)
-    if ENTROPY_METHODS[method] is exact_entropy: return exact_entropy(U, alpha)  # scale-free: no copy of U / n
-    return ENTROPY_METHODS[method](U / U.shape[-1], alpha)
+    return unit_diagonal_entropy(U, alpha, method)
 
 # %% ../nbs/02_renyi.ipynb #a1db654e
 def _grams(grams, name='K'):
