@@ -1,5 +1,5 @@
 # Sphinx configuration of infonb's offline documentation site (built by infonb.docs.build_site / `make docs`).
-# The sources are nbdev's processed notebooks, staged under _proc/_sphinx/src; see nbs/12_docs.ipynb.
+# The sources are nbdev's processed notebooks, staged under _proc/_sphinx/src; see nbs/34_docs.ipynb.
 from nbdev.config import get_config
 
 cfg = get_config()

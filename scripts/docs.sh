@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make docs: the offline documentation site in _site/ (how and why: nbs/12_docs.ipynb).
+# make docs: the offline documentation site in _site/ (how and why: nbs/34_docs.ipynb).
 # nbdev processes the notebooks (show_doc, cell directives) into _proc/, Sphinx + myst-nb + Furo render them,
 # KaTeX shipped with the site renders the math, Sphinx's own index gives search. Nothing is executed, nothing
 # is fetched at view time. KaTeX comes from Debian's libjs-katex (installed here when we are root), else from
