@@ -7,10 +7,11 @@ import math, warnings
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st, HealthCheck
+from hypothesis import example, given, settings, strategies as st, HealthCheck
 from scipy.linalg import eigh
 from scipy.spatial.distance import cdist
 
+from tolerances import entropy_resolution, mi_resolution
 from infonb.kernels import gaussian_gram, kernel_width, label_gram, pairwise_sq_dists
 from infonb.renyi import (SaturationWarning, conditional_entropy, conditional_mutual_information, joint_entropy,
                           multivariate_mutual_information, mutual_information, normalize_gram, renyi_entropy)
@@ -98,21 +99,23 @@ def test_bad_input(bad, msg):
 # ---- properties on random data --------------------------------------------------------------------------------
 features = st.tuples(st.integers(2, 24), st.integers(1, 4), st.integers(0, 2**31 - 1), st.floats(0.3, 5.0))
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40)
 @given(features, st.sampled_from(ALPHAS))
+@example((7, 1, 0, 3.0), 0.5)  # a stack and a single matrix differed by 2.3e-12 bits here (issue 12): within resolution
 def test_properties(f, alpha):
     n, d, seed, s = f
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(2, n, d, generator=g, dtype=torch.float64)
     Ka, Kb = gaussian_gram(x, s)
+    tol, tol_joint = entropy_resolution(n, alpha), mi_resolution(n, alpha)
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', SaturationWarning)
         Sa, Sb, Sab = float(renyi_entropy(Ka, alpha)), float(renyi_entropy(Kb, alpha)), float(joint_entropy(Ka, Kb, alpha=alpha))
         I = float(mutual_information(Ka, Kb, alpha))
-        assert -1e-9 <= Sa <= math.log2(n) + 1e-9
-        assert Sab >= max(Sa, Sb) - 1e-9
-        assert abs(I - float(mutual_information(Kb, Ka, alpha))) < 1e-10
+        assert -tol <= Sa <= math.log2(n) + tol
+        assert Sab >= max(Sa, Sb) - tol_joint
+        assert I == float(mutual_information(Kb, Ka, alpha)) or abs(I - float(mutual_information(Kb, Ka, alpha))) <= tol_joint
         p = torch.randperm(n, generator=g)
-        assert abs(float(renyi_entropy(Ka[p][:, p], alpha)) - Sa) < 1e-9
-        both = renyi_entropy(torch.stack([Ka, Kb]), alpha)
-        assert abs(float(both[0]) - Sa) < 1e-12 and abs(float(both[1]) - Sb) < 1e-12
+        assert abs(float(renyi_entropy(Ka[p][:, p], alpha)) - Sa) <= tol  # a permuted matrix: another LAPACK input
+        both = renyi_entropy(torch.stack([Ka, Kb]), alpha)  # a stack may take another LAPACK path than one matrix
+        assert abs(float(both[0]) - Sa) <= tol and abs(float(both[1]) - Sb) <= tol
