@@ -13,7 +13,7 @@ from numbers import Real
 import torch
 from torch import Tensor
 from .kernels import (as_features, check_width_rule, kernel_width, _check_k, _fallback_widths,
-                            _sq_dist_rows, _knn_sum)
+                            _sq_dist_rows, _centred, _knn_width)
 from .memory import (parse_bytes, format_bytes, set_memory_limit, get_memory_limit, MemoryLimitError, check_memory,
                            GRAM_COPIES, NORMALIZE_COPIES)
 from .renyi import (ENTROPY_METHODS, exact_entropy, register_entropy_method, check_alpha,
@@ -49,8 +49,7 @@ def chunked_sq_dists(x, # features (..., n, d)
     nb = math.prod(batch)
     check_memory(8 * nb * (n * n + 2 * min(chunk, n) * n + 2 * x.shape[-1] * n),
                  f"chunked_sq_dists of features {tuple(x.shape)}", "a smaller probe batch (fewer samples n)")
-    x = x - x.mean(-2, keepdim=True)  # centring reduces cancellation, as in pairwise_sq_dists
-    sq = (x * x).sum(-1)
+    x, sq = _centred(x)  # centring reduces cancellation, as in pairwise_sq_dists
     d2 = torch.empty(*batch, n, n, dtype=x.dtype, device=x.device)
     for i in range(0, n, chunk):
         d2[..., i:i + chunk, :] = _sq_dist_rows(x, sq, slice(i, min(i + chunk, n)))
@@ -74,10 +73,8 @@ def chunked_gaussian_gram(x, # features (..., n, d)
     if rule != 'knn': s = kernel_width(x, rule, k=k, **width_kw)
     else: _check_k(k)
     d2 = chunked_sq_dists(x, chunk)
-    if rule == 'knn':  # mean distance to the k nearest neighbours, from the same row chunks
-        kk = min(k, n - 1)
-        s = sum(_knn_sum(d2[..., i:i + chunk, :], kk) for i in range(0, n, chunk)) / (n * kk)
-        if (s <= 0).any(): s = _fallback_widths(s, d2)
+    if rule == 'knn':  # mean distance to the k nearest (distinct) neighbours, from the same row chunks
+        s = _fallback_widths(_knn_width(lambda b: d2[..., b, :], n, k, chunk))
     scale = 2 * s.to(d2.device)[..., None, None] ** 2
     for i in range(0, n, chunk): d2[..., i:i + chunk, :] = torch.exp(-d2[..., i:i + chunk, :] / scale)
     return d2

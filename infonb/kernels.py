@@ -13,7 +13,8 @@ from numbers import Real
 from typing import Callable, Union
 import torch
 from torch import Tensor
-from .memory import GRAM_COPIES, check_memory, gram_bytes
+from .memory import check_memory, peak_bytes
+_EPS = torch.finfo(torch.float64).eps  # float64 machine epsilon
 
 # %% ../nbs/01_kernels.ipynb #ccdd744d
 def as_features(x, # features (..., n, d): n samples of d values, batched over leading dimensions
@@ -33,37 +34,52 @@ def as_features(x, # features (..., n, d): n samples of d values, batched over l
     return x
 
 # %% ../nbs/01_kernels.ipynb #920aa27f
-_GRAM_HINT = "fewer samples n (a smaller probe batch), or infonb.approx.chunked_gaussian_gram (one n x n matrix)"
+_GRAM_HINT = ("fewer samples n (a smaller probe batch), "
+              "or infonb.approx.chunked_gaussian_gram (one n x n matrix)")
 
 def _sq_dist_rows(x:Tensor, # centred features (..., n, d)
                   sq:Tensor, # their squared norms (..., n)
                   rows:slice, # which samples' rows
                  )->Tensor: # (..., rows, n)
-    "Squared distances of some samples to all: |a|^2 + |b|^2 - 2ab clamped at 0, and exactly 0 from each sample to itself."
-    d2 = (sq[..., rows, None] + sq[..., None, :] - 2 * (x[..., rows, :] @ x.mT)).clamp_min_(0)
+    "Squared distances of some samples to all: 0 below the expansion's rounding, and from each sample to itself."
+    s = sq[..., rows, None] + sq[..., None, :]
+    d2 = (x[..., rows, :] @ x.mT).mul_(-2).add_(s)  # |a|^2 + |b|^2 - 2ab
+    c = (x.shape[-1] + 1) * _EPS
+    tau = s.detach() * c if s.requires_grad else s.mul_(c)  # the rounding bound
+    d2 = d2.masked_fill_(d2 <= tau, 0.)  # copies are at distance 0; no distance is negative
     i = torch.arange(rows.start, rows.stop, device=x.device)
     d2[..., i - rows.start, i] = 0
     return d2
+
+# %% ../nbs/01_kernels.ipynb #40fefe26
+def _centred(x:Tensor)->tuple:
+    "Centred features and their squared norms, refusing norms that overflow float64."
+    x = x - x.mean(-2, keepdim=True)  # centring reduces cancellation in |a|^2 + |b|^2 - 2ab
+    sq = (x * x).sum(-1)
+    if not torch.isfinite(sq).all():
+        raise ValueError(f"x has squared norms that overflow float64 (values up to {x.abs().max().item():.3g}"
+                         "): rescale the features")
+    return x, sq
 
 def pairwise_sq_dists(x, # features (..., n, d)
                      )->Tensor: # squared Euclidean distances (..., n, n), float64
     "Squared Euclidean distances between the n samples of each variable: >= 0, exactly 0 on the diagonal."
     x = as_features(x)
-    n, nb = x.shape[-2], math.prod(x.shape[:-2])
-    check_memory(gram_bytes(n, 3, nb) + 16 * x.numel(), f"pairwise_sq_dists of features {tuple(x.shape)}", _GRAM_HINT)
-    x = x - x.mean(-2, keepdim=True)  # centring reduces cancellation in |a|^2 + |b|^2 - 2ab
-    return _sq_dist_rows(x, (x * x).sum(-1), slice(0, n))
+    check_memory(peak_bytes(x.shape[-2], 'distances', math.prod(x.shape[:-2]), x.numel()),
+                 f"pairwise_sq_dists of features {tuple(x.shape)}", _GRAM_HINT)
+    return _sq_dists(x)
+
+def _sq_dists(x:Tensor)->Tensor:
+    "pairwise_sq_dists of validated features, without the memory check (its callers made it)."
+    x, sq = _centred(x)
+    return _sq_dist_rows(x, sq, slice(0, x.shape[-2]))
 
 # %% ../nbs/01_kernels.ipynb #24078f73
 WidthRule = Union[str, float, Callable, Tensor]
 
-def _fallback_widths(sigma:Tensor, d2:Tensor)->Tensor:
-    "Replace zero widths: mean pairwise distance, then 1 for constant variables."
-    if (sigma > 0).all(): return sigma
-    n = d2.shape[-1]
-    mean_d = d2.sqrt().sum((-2, -1)) / (n * (n - 1))
-    sigma = torch.where(sigma > 0, sigma, mean_d)
-    return torch.where(sigma > 0, sigma, torch.ones_like(sigma))
+def _fallback_widths(width:Tensor)->Tensor:
+    "Width 1 for constant variables, the only ones a rule on distinct samples gives width 0."
+    return width if bool((width > 0).all()) else torch.where(width > 0, width, torch.ones_like(width))
 
 # %% ../nbs/01_kernels.ipynb #98f84284
 def _check_k(k):
@@ -71,9 +87,49 @@ def _check_k(k):
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ValueError(f"k must be an int >= 1 for the 'knn' rule, got {k!r}")
 
-def _knn_sum(d2:Tensor, kk:int)->Tensor:
-    "Sum over rows of squared distances (..., r, n) of each row's kk nearest-neighbour distances (the k+1 smallest include the sample itself, at 0)."
-    return d2.topk(kk + 1, dim=-1, largest=False).values.sqrt().sum((-2, -1))
+def _later_copies(d2:Tensor, # distance rows (..., r, n)
+                  rows:slice, # which samples' rows they are
+                 )->Tensor: # bool (..., r)
+    "Which of these samples repeat an earlier one (distance exactly 0 to a sample before them)."
+    j = torch.arange(d2.shape[-1], device=d2.device)
+    i = torch.arange(rows.start, rows.stop, device=d2.device)
+    return ((d2 == 0) & (j < i[:, None])).any(-1)
+
+def _knn_width(rows_of:Callable, # rows_of(slice) -> squared distance rows (..., r, n)
+               n:int, # samples
+               k:int, # neighbours
+               step:int, # rows per block
+              )->Tensor: # widths (...)
+    "The 'knn' width from blocks of distance rows; the distinct samples' when some repeat."
+    blocks = [slice(i, min(i + step, n)) for i in range(0, n, step)]
+    kk, total, later = min(k, n - 1), 0., []
+    for b in blocks:
+        d2 = rows_of(b)
+        near = d2.topk(kk + 1, dim=-1, largest=False).values[..., 1:]  # the first is the sample itself
+        total = total + near.sqrt().sum((-2, -1))
+        later.append(_later_copies(d2, b))
+    later = torch.cat(later, -1)
+    if not bool(later.any()): return total / (n * kk)
+    return _distinct_knn_width(rows_of, blocks, k, later)
+
+# %% ../nbs/01_kernels.ipynb #606c5849
+def _distinct_knn_width(rows_of:Callable, # rows_of(slice) -> squared distance rows (..., r, n)
+                        blocks:list, # the row blocks
+                        k:int, # neighbours
+                        later:Tensor, # bool (..., n): samples that repeat an earlier one
+                       )->Tensor: # widths (...), 0 for a constant variable
+    "Mean distance of each distinct sample to its k nearest distinct samples (k capped at their number - 1)."
+    m = (~later).sum(-1)  # distinct samples
+    kk = (m - 1).clamp(max=k)
+    K = min(k, later.shape[-1] - 1)
+    total = 0.
+    for b in blocks:
+        d2 = rows_of(b)
+        skip = (d2 == 0) | later[..., None, :]  # the sample itself, its copies, the others' copies
+        near = d2.masked_fill(skip, math.inf).topk(K, dim=-1, largest=False).values
+        use = (torch.arange(K, device=d2.device) < kk[..., None, None]) & ~later[..., b, None]
+        total = total + torch.where(use, torch.where(use, near, 1.).sqrt(), 0.).sum((-2, -1))
+    return total / (m * kk).clamp_min(1)
 
 def knn_widths(x, # features (..., n, d)
                k:int=10, # neighbours (capped at n-1)
@@ -83,12 +139,9 @@ def knn_widths(x, # features (..., n, d)
     x = as_features(x)
     _check_k(k)
     batch, n = x.shape[:-2], x.shape[-2]
-    kk = min(k, n - 1)
-    x = x - x.mean(-2, keepdim=True)  # the same centring as pairwise_sq_dists
-    sq = (x * x).sum(-1)
+    x, sq = _centred(x)  # the same centring as pairwise_sq_dists
     rows = max(1, block_bytes // (8 * n * max(1, math.prod(batch))))
-    total = sum(_knn_sum(_sq_dist_rows(x, sq, slice(i, min(i + rows, n))), kk) for i in range(0, n, rows))
-    return total / (n * kk)
+    return _knn_width(lambda b: _sq_dist_rows(x, sq, b), n, k, rows)
 
 # %% ../nbs/01_kernels.ipynb #bf014a82
 def check_widths(width, # widths: a number or a tensor broadcastable to the batch shape
@@ -103,6 +156,28 @@ def check_widths(width, # widths: a number or a tensor broadcastable to the batc
     try: torch.broadcast_shapes(s.shape, tuple(shape))
     except RuntimeError: raise ValueError(f"{name} of shape {tuple(s.shape)} does not match the batch shape {tuple(shape)}") from None
     return s
+
+# %% ../nbs/01_kernels.ipynb #76c98acf
+def _density_width(x:Tensor, rule:str, gamma:float, standardize:bool)->Tensor:
+    "Silverman's or Scott's width of validated features (..., n, d)."
+    if isinstance(gamma, bool) or not isinstance(gamma, Real) or not 0 < gamma < math.inf:
+        raise ValueError(f"gamma must be a finite number > 0, got {gamma!r}")
+    if not isinstance(standardize, bool): raise TypeError(f"standardize must be True or False, got {standardize!r}")
+    n, d = x.shape[-2:]
+    factor = (4 / (d + 2)) ** (1 / (d + 4)) if rule == 'silverman' else 1.0
+    width = torch.full(x.shape[:-2], gamma * factor * n ** (-1 / (d + 4)), dtype=torch.float64)
+    if standardize: width = width * x.var(-2).mean(-1).sqrt()  # root mean variance: standardised units
+    return _fallback_widths(width)
+
+def _median_width(d2:Tensor)->Tensor:
+    "Median distance between distinct samples (each pair once), from squared distances (..., n, n)."
+    n = d2.shape[-1]
+    iu = torch.triu_indices(n, n, 1, device=d2.device)
+    pairs = d2[..., iu[0], iu[1]]
+    later = _later_copies(d2, slice(0, n))
+    if not bool(later.any()): return pairs.sqrt().median(-1).values
+    skip = later[..., iu[0]] | later[..., iu[1]]  # pairs with a copy: each distinct pair counts once
+    return pairs.masked_fill(skip, math.nan).sqrt().nanmedian(-1).values.nan_to_num(0.)
 
 # %% ../nbs/01_kernels.ipynb #4a203ebb
 WIDTH_RULES = ('knn', 'median', 'silverman', 'scott')
@@ -140,20 +215,12 @@ def kernel_width(x, # features (..., n, d)
     if not isinstance(rule, (str, Real, Tensor)):
         return check_widths(rule(x), batch, name='widths returned by the callable width').expand(batch).clone()
     if not isinstance(rule, str): return check_widths(rule, batch).expand(batch).clone()
-    if rule in ('silverman', 'scott'):
-        factor = (4 / (d + 2)) ** (1 / (d + 4)) if rule == 'silverman' else 1.0
-        sigma = torch.full(batch, gamma * factor * n ** (-1 / (d + 4)), dtype=torch.float64)
-        if standardize: sigma = sigma * x.var(-2).mean(-1).sqrt()  # root mean variance: standardised units
-        return _fallback_widths(sigma, pairwise_sq_dists(x)) if (sigma <= 0).any() else sigma
+    if rule in ('silverman', 'scott'): return _density_width(x, rule, gamma, standardize)
     if rule == 'knn':
         _check_k(k)
-        if d2 is None: sigma = knn_widths(x, k)  # row blocks: no (..., n, n) matrix
-        else: sigma = _knn_sum(d2, min(k, n - 1)) / (n * min(k, n - 1))
-        return sigma if (sigma > 0).all() else _fallback_widths(sigma, pairwise_sq_dists(x) if d2 is None else d2)
-    if d2 is None: d2 = pairwise_sq_dists(x)
-    iu = torch.triu_indices(n, n, 1, device=d2.device)  # 'median'
-    sigma = d2[..., iu[0], iu[1]].sqrt().median(-1).values
-    return _fallback_widths(sigma, d2)
+        if d2 is None: return _fallback_widths(knn_widths(x, k))  # row blocks: no (..., n, n) matrix
+        return _fallback_widths(_knn_width(lambda b: d2[..., b, :], n, k, n))
+    return _fallback_widths(_median_width(_sq_dists(x) if d2 is None else d2))
 
 # %% ../nbs/01_kernels.ipynb #6acbff35
 def gram_from_sq_dists(d2:Tensor, # squared distances (..., n, n)
@@ -161,7 +228,12 @@ def gram_from_sq_dists(d2:Tensor, # squared distances (..., n, n)
                       )->Tensor: # Gaussian Gram matrices (..., n, n)
     "Gaussian Gram matrices exp(-d2 / 2 width^2) from squared distances."
     s = check_widths(width, d2.shape[:-2]).to(d2.device)
-    return torch.exp(-d2 / (2 * s[..., None, None] ** 2))
+    scale = 2 * s ** 2
+    if not (torch.isfinite(scale).all() and (scale > 0).all()):
+        bad = s[~(torch.isfinite(scale) & (scale > 0))].flatten()[0].item()
+        raise ValueError(f"width {bad:.3g} is so small or so large that 2 width^2 under- or overflows "
+                         "float64; rescale the features or choose another width")
+    return torch.exp(-d2 / scale[..., None, None])
 
 # %% ../nbs/01_kernels.ipynb #9427cc31
 def gaussian_gram(x, # features (..., n, d)
@@ -171,9 +243,13 @@ def gaussian_gram(x, # features (..., n, d)
                  )->Tensor: # Gram matrices (..., n, n), float64
     "Gaussian Gram matrix of each variable of `x`, with widths given or chosen by `kernel_width`."
     x = as_features(x)
-    check_memory(gram_bytes(x.shape[-2], GRAM_COPIES, math.prod(x.shape[:-2])) + 16 * x.numel(),
+    check_memory(peak_bytes(x.shape[-2], 'gram', math.prod(x.shape[:-2]), x.numel()),
                  f"gaussian_gram of features {tuple(x.shape)}", _GRAM_HINT)
-    d2 = pairwise_sq_dists(x)
+    return _gaussian_gram(x, width, k, **width_kw)
+
+def _gaussian_gram(x:Tensor, width, k:int=10, **width_kw)->Tensor:
+    "gaussian_gram of validated features, without the memory check (its callers made it)."
+    d2 = _sq_dists(x)
     return gram_from_sq_dists(d2, kernel_width(x, width, k=k, d2=d2, **width_kw))
 
 # %% ../nbs/01_kernels.ipynb #0ae07bca
@@ -187,14 +263,20 @@ def label_gram(y, # class labels (n,), integers >= 0
     if y.is_floating_point() or y.is_complex() or y.dtype == torch.bool:
         raise TypeError(f"labels must be integer class indices, got dtype {y.dtype}")
     if y.ndim != 1: raise ValueError(f"labels must have shape (n,), got shape {tuple(y.shape)}")
-    if len(y) < 2: raise ValueError(f"labels have n={len(y)} samples; need n >= 2")
+    n = len(y)
+    if n < 2: raise ValueError(f"labels have n={n} samples; need n >= 2")
     if (y < 0).any(): raise ValueError(f"labels must be >= 0, got min {y.min().item()}")
-    if kind == 'delta': return (y[:, None] == y[None, :]).to(torch.float64)
-    if kind == 'onehot':
-        c = int(y.max()) + 1 if num_classes is None else num_classes
-        if y.max() >= c: raise ValueError(f"label {y.max().item()} >= num_classes={c}")
-        return gaussian_gram(torch.nn.functional.one_hot(y, c).to(torch.float64), width)
-    raise ValueError(f"unknown label kernel kind={kind!r}; choose 'delta' or 'onehot'")
+    if kind == 'delta':
+        check_memory(peak_bytes(n, 'label'), f"label_gram of {n} labels", "fewer samples n")
+        return (y[:, None] == y[None, :]).to(torch.float64)
+    if kind != 'onehot': raise ValueError(f"unknown label kernel kind={kind!r}; choose 'delta' or 'onehot'")
+    c = int(y.max()) + 1 if num_classes is None else num_classes
+    if isinstance(c, bool) or not isinstance(c, int) or y.max() >= c:
+        raise ValueError(f"num_classes={c!r} must be an int > the largest label {y.max().item()}")
+    check_width_rule(width)
+    check_memory(peak_bytes(n, 'gram', features=n * c) + 8 * n * c,  # + the int64 one-hot codes
+                 f"label_gram(kind='onehot') of {n} labels in {c} classes", "fewer samples n")
+    return _gaussian_gram(torch.nn.functional.one_hot(y, c).to(torch.float64), width)
 
 # %% ../nbs/01_kernels.ipynb #e015a930
 def label_classes(Ky, # target Gram matrix (n, n)
