@@ -6,8 +6,8 @@
 __all__ = ['EPS', 'LN2', 'SATURATION_TOL', 'SPREAD_N', 'ENTROPY_METHODS', 'unit_diagonal', 'normalize_gram', 'SaturationWarning',
            'is_saturated', 'symmetric_eigvals', 'entropy_from_atoms', 'NotPSDError', 'check_spectrum',
            'spectral_entropy', 'check_minors', 'exact_entropy', 'unit_diagonal_entropy', 'register_entropy_method',
-           'check_alpha', 'check_method', 'renyi_entropy', 'joint_gram', 'joint_entropy', 'label_joint_entropy',
-           'mutual_information', 'multivariate_mutual_information', 'conditional_entropy',
+           'entropy_resolution', 'check_alpha', 'check_method', 'renyi_entropy', 'joint_gram', 'joint_entropy',
+           'label_joint_entropy', 'mutual_information', 'multivariate_mutual_information', 'conditional_entropy',
            'conditional_mutual_information', 'data_entropy', 'data_mutual_information']
 
 # %% ../nbs/02_renyi.ipynb #39ca17b6
@@ -225,6 +225,17 @@ def register_entropy_method(name:str, # the name users pass as `method=`
                            ):
     "Make an entropy estimator available to every function of infonb as `method=name`."
     ENTROPY_METHODS[name] = fn
+
+# %% ../nbs/02_renyi.ipynb #56b410d3
+def entropy_resolution(n:int, # samples: the matrix is n x n with unit trace
+                       alpha:float=1.01, # order
+                      )->float: # bits
+    "Bits by which two correct eigensolver paths may differ for one n x n unit-trace Gram matrix."
+    tau = n * EPS  # the accuracy of each eigenvalue, n eps lambda_max with lambda_max <= 1
+    if alpha < 1: return n * (1 + alpha) * tau ** alpha / ((1 - alpha) * LN2)
+    shannon = abs(math.log2(tau)) + 2
+    slope = shannon if alpha == 1 else min(shannon, alpha * n / ((alpha - 1) * LN2))
+    return n * tau * max(1.0, alpha) * slope
 
 # %% ../nbs/02_renyi.ipynb #ec6f8256
 def check_alpha(alpha)->float:
