@@ -8,7 +8,7 @@ __all__ = ['WidthRule', 'WIDTH_RULES', 'as_features', 'pairwise_sq_dists', 'knn_
            'sample_gram']
 
 # %% ../nbs/01_kernels.ipynb #b9b53eef
-import math
+import math, warnings
 from numbers import Real
 from typing import Callable, Union
 import torch
@@ -157,7 +157,28 @@ def check_widths(width, # widths: a number or a tensor broadcastable to the batc
     except RuntimeError: raise ValueError(f"{name} of shape {tuple(s.shape)} does not match the batch shape {tuple(shape)}") from None
     return s
 
-# %% ../nbs/01_kernels.ipynb #76c98acf
+# %% ../nbs/01_kernels.ipynb #4a203ebb
+WIDTH_RULES = ('knn', 'median', 'silverman', 'scott', 'paper_code')
+
+def check_width_rule(width, # a name in WIDTH_RULES, a positive number or tensor of widths, or a callable
+                    )->WidthRule: # `width`, validated
+    "Check a kernel width or width rule, naming `width` in the error."
+    if isinstance(width, str):
+        if width not in WIDTH_RULES:
+            raise ValueError(f"unknown width rule width={width!r}; choose one of {list(WIDTH_RULES)}, "
+                             "a positive number or a callable")
+        return width
+    if isinstance(width, bool):
+        raise TypeError(f"width must be a rule name, a positive number or a callable, "
+                        f"got the boolean {width!r}")
+    if isinstance(width, (Real, Tensor)):
+        check_widths(width)
+        return width
+    if callable(width): return width
+    raise TypeError(f"width must be a rule name, a positive number or a callable, "
+                    f"got {type(width).__name__}")
+
+# %% ../nbs/01_kernels.ipynb #36bea4ba
 def _density_width(x:Tensor, rule:str, gamma:float, standardize:bool)->Tensor:
     "Silverman's or Scott's width of validated features (..., n, d)."
     if isinstance(gamma, bool) or not isinstance(gamma, Real) or not 0 < gamma < math.inf:
@@ -179,26 +200,14 @@ def _median_width(d2:Tensor)->Tensor:
     skip = later[..., iu[0]] | later[..., iu[1]]  # pairs with a copy: each distinct pair counts once
     return pairs.masked_fill(skip, math.nan).sqrt().nanmedian(-1).values.nan_to_num(0.)
 
-# %% ../nbs/01_kernels.ipynb #4a203ebb
-WIDTH_RULES = ('knn', 'median', 'silverman', 'scott')
-
-def check_width_rule(width, # a name in WIDTH_RULES, a positive number or tensor of widths, or a callable
-                    )->WidthRule: # `width`, validated
-    "Check a kernel width or width rule, naming `width` in the error."
-    if isinstance(width, str):
-        if width not in WIDTH_RULES:
-            raise ValueError(f"unknown width rule width={width!r}; choose one of {list(WIDTH_RULES)}, "
-                             "a positive number or a callable")
-        return width
-    if isinstance(width, bool):
-        raise TypeError(f"width must be a rule name, a positive number or a callable, "
-                        f"got the boolean {width!r}")
-    if isinstance(width, (Real, Tensor)):
-        check_widths(width)
-        return width
-    if callable(width): return width
-    raise TypeError(f"width must be a rule name, a positive number or a callable, "
-                    f"got {type(width).__name__}")
+def _paper_code_width(x:Tensor, d2:Tensor|None)->Tensor:
+    "The published code's width (Yu et al.'s VGG-16 code): its sigma of exp(-d^2/sigma^2), as our width."
+    if d2 is None: d2 = _sq_dist_rows(*_centred(x), slice(0, min(10, x.shape[-2]))).mT  # n x 10
+    sigma = d2[..., :, :10].sqrt().mean((-2, -1))  # mean distance of every sample to the batch's first ten
+    if not bool((sigma > 0).all()):
+        warnings.warn("width='paper_code' is 0 for a variable constant over the batch (the published code "
+                      "gives NaN there); it gets the width 1", stacklevel=3)
+    return _fallback_widths(sigma / math.sqrt(2))  # exp(-d^2/sigma^2) = exp(-d^2 / 2 (sigma/sqrt 2)^2)
 
 # %% ../nbs/01_kernels.ipynb #f9c7122f
 def kernel_width(x, # features (..., n, d)
@@ -220,6 +229,7 @@ def kernel_width(x, # features (..., n, d)
         _check_k(k)
         if d2 is None: return _fallback_widths(knn_widths(x, k))  # row blocks: no (..., n, n) matrix
         return _fallback_widths(_knn_width(lambda b: d2[..., b, :], n, k, n))
+    if rule == 'paper_code': return _paper_code_width(x, d2)
     return _fallback_widths(_median_width(_sq_dists(x) if d2 is None else d2))
 
 # %% ../nbs/01_kernels.ipynb #6acbff35

@@ -63,6 +63,11 @@ def test_widths_against_reference():
     np.testing.assert_allclose(float(kernel_width(torch.from_numpy(x), 'knn', k=10)), ref_knn(x, 10), rtol=1e-12)
     D = cdist(x, x)[np.triu_indices(90, 1)]
     assert abs(float(kernel_width(torch.from_numpy(x), 'median')) - np.sort(D)[(len(D) - 1) // 2]) < 1e-12
+    # the published code's width: sigma = mean(sort(D[:, :10], axis=1)) in exp(-d^2 / sigma^2), our width sigma/sqrt 2
+    sigma = np.mean(np.sort(cdist(x, x)[:, :10], axis=1))
+    assert abs(float(kernel_width(torch.from_numpy(x), 'paper_code')) - sigma / math.sqrt(2)) < 1e-12
+    np.testing.assert_allclose(gaussian_gram(torch.from_numpy(x), 'paper_code').numpy(),
+                               np.exp(-cdist(x, x, 'sqeuclidean') / sigma ** 2), atol=1e-12, rtol=0)
     d2 = cdist(x, x, 'sqeuclidean')
     sq = ((x - x.mean(0)) ** 2).sum(1)
     tau = (5 + 1) * EPS * (sq[:, None] + sq[None, :])  # the expansion's rounding bound; cdist's is smaller
