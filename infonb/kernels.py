@@ -165,7 +165,7 @@ def check_width_rule(width, # a name in WIDTH_RULES, a positive number or tensor
     "Check a kernel width or width rule, naming `width` in the error."
     if isinstance(width, str):
         if width not in WIDTH_RULES:
-            raise ValueError(f"unknown width rule width={width!r}; choose one of {list(WIDTH_RULES)}, "
+            raise ValueError(f"unknown width rule {width!r}: width must be one of {list(WIDTH_RULES)}, "
                              "a positive number or a callable")
         return width
     if isinstance(width, bool):
