@@ -25,10 +25,30 @@ def model(seed=0):
     torch.manual_seed(seed)
     return LeNet5()
 
+def knn_v0_1(x, k=10):
+    """v0.1's 'knn' width, kept here to reproduce its values where they were meant to change.
+
+    v0.1 counted repeated samples as neighbours at (rounding-noise) distance 0. Since 0.2 (issue 13) the 'knn'
+    width is that of the distinct samples, which changes the per-channel widths of conv2 here: channels 0, 8
+    and 9 are exactly 0 on some samples (ReLU), with everything computed from them ('hadamard' and
+    'hadamard_sqrtC' below). For the other entries both rules agree, and they use the current default.
+    """
+    x = x.to(torch.float64)
+    x = x - x.mean(-2, keepdim=True)
+    sq = (x * x).sum(-1)
+    n = x.shape[-2]
+    d2 = (sq[..., :, None] + sq[..., None, :] - 2 * (x @ x.mT)).clamp_min(0)
+    d2[..., torch.arange(n), torch.arange(n)] = 0
+    kk = min(k, n - 1)
+    w = d2.topk(kk + 1, dim=-1, largest=False).values.sqrt().sum((-2, -1)) / (n * kk)
+    mean_d = d2.sqrt().sum((-2, -1)) / (n * (n - 1))  # v0.1's fallbacks: mean distance, then 1
+    w = torch.where(w > 0, w, mean_d)
+    return torch.where(w > 0, w, torch.ones_like(w))
+
 ESTIMATORS = {
     'default': {},
-    'hadamard': dict(mode='hadamard'),
-    'hadamard_sqrtC': dict(mode='hadamard_sqrtC'),
+    'hadamard': dict(mode='hadamard', width=knn_v0_1),
+    'hadamard_sqrtC': dict(mode='hadamard_sqrtC', width=knn_v0_1),
     'median': dict(width='median'),
     'silverman': dict(width='silverman', mode='hadamard', standardize=False),
     'alpha2': dict(alpha=2.0),
@@ -52,7 +72,7 @@ def compute()->dict:
     net = model()
     acts = layer_outputs(net, x)
     for mode in ('tensor', 'hadamard', 'hadamard_sqrtC'):
-        K, w = layer_gram(acts['conv2'], mode)
+        K, w = layer_gram(acts['conv2'], mode, width='knn' if mode == 'tensor' else knn_v0_1)
         out[f'layer_gram/{mode}/widths'] = w.tolist()
         out[f'layer_gram/{mode}/entropy'] = float(renyi_entropy(K))
     for name, kw in ESTIMATORS.items():
