@@ -511,7 +511,7 @@ def _legacy_differences(records:list, flow)->list:
     for r in records:
         if r.get('layer') not in flow.layers:
             return [f"layers: {r.get('layer')!r} in the file, not among {flow.layers} now"]
-        w = want.get(r.get('estimator', first))
+        w = want.get(r.get('estimator', first)) or (want[first] if len(want) == 1 else None)
         if w is None: return [f"estimators: {r['estimator']!r} in the file, {list(want)} now"]
         diff = [f"{q}: {r.get(q)!r} in the file, {v!r} now" for q, v in w.items() if r.get(q) != v]
         if diff: return diff

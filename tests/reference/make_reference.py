@@ -52,7 +52,7 @@ def compute()->dict:
     net = model()
     acts = layer_outputs(net, x)
     for mode in ('tensor', 'hadamard', 'hadamard_sqrtC'):
-        K, w = layer_gram(acts['conv2'], mode)
+        K, w = layer_gram(acts['conv2'], mode=mode)
         out[f'layer_gram/{mode}/widths'] = w.tolist()
         out[f'layer_gram/{mode}/entropy'] = float(renyi_entropy(K))
     for name, kw in ESTIMATORS.items():
@@ -61,7 +61,7 @@ def compute()->dict:
     M = mi_matrix(acts, (x, y))
     out['mi_matrix'] = M.M.tolist()
     for corr in (False, True):
-        res = layer_pid(acts['conv1'], y, joint_width_correction=corr)
+        res = layer_pid(acts['conv1'], y, mode='hadamard_sqrtC' if corr else 'hadamard')
         s = res.summary()
         out[f'pid/conv1/{corr}'] = {q: s[q] for q in ('I_TY_layer', 'RST', 'WNI', 'RST_self', 'WNI_self', 'redundancy',
                                                      'synergy', 'self_synergy')}
