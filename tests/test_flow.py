@@ -463,3 +463,120 @@ def test_a_run_is_never_emptied_without_being_asked(probe, tmp_path):
     InfoFlow(small_net(), probe, k=5, path=tmp_path / 'empty.jsonl')  # an empty file holds no run: fine
     settings = json.loads((tmp_path / 'r.settings.json').read_text())
     assert settings['n'] == 48 and settings['estimators'][0]['name'] == 'tensor/knn5/a1.01'
+
+
+# ---- the experiment notebooks' former trackers: InfoFlow with several estimators gives their numbers ---------------------
+# Notebooks 50 and 51 saved their results (nbs/results/) with trackers of their own, RuleTracker and PlaneTracker, which
+# computed each rule's estimates one layer and scale at a time with infonb.renyi's general functions. Their code is kept
+# here as the reference: on a small run InfoFlow(estimators=..., scales=...) must give the same records.
+from infonb.renyi import is_saturated
+import math
+
+RULES_50 = {'silverman-fixed': dict(mode='hadamard', width='silverman', standardize=False),
+            'hadamard-knn10': dict(mode='hadamard', width='knn', k=10), 'tensor-knn10': dict(mode='tensor', width='knn', k=10),
+            'tensor-knn50': dict(mode='tensor', width='knn', k=50), 'tensor-median': dict(mode='tensor', width='median')}
+
+
+class RuleTracker:  # notebook 50's former tracker, as it was (the API calls updated)
+    def __init__(self, model, probe, rules, scales=(0.25, 4.0), alpha=1.01):
+        self.model, (self.x, self.y), self.rules, self.scales, self.alpha = model, probe, rules, scales, alpha
+        self.Ky = label_gram(self.y)
+        self.Kx = {name: layer_gram(self.x, **kw)[0] for name, kw in rules.items()}
+        self.S_X = {name: float(renyi_entropy(K, alpha)) for name, K in self.Kx.items()}
+        self.S_Y = float(renyi_entropy(self.Ky, alpha))
+        self.records, self.matrices = [], []
+
+    def measure(self, step, epoch=0.0, **_):
+        acts = layer_outputs(self.model, self.x)
+        for name, kw in self.rules.items():
+            Kx, grams = self.Kx[name], {}
+            for depth, (layer, t) in enumerate(acts.items(), 1):
+                rec = dict(rule=name, step=step, epoch=epoch, layer=layer, depth=depth)
+                for s in (1.0,) + tuple(self.scales):
+                    K, w = layer_gram(t * s, **kw, name=layer)
+                    if s == 1.0: grams[layer] = K
+                    S_T, S_XT, S_TY = renyi_entropy(torch.stack([K, K * Kx, K * self.Ky]), self.alpha).tolist()
+                    tag = '' if s == 1.0 else f'@{s:g}'
+                    rec.update({f'H_T{tag}': S_T, f'I_XT{tag}': self.S_X[name] + S_T - S_XT,
+                                f'I_TY{tag}': S_T + self.S_Y - S_TY})
+                    if s == 1.0: rec.update(saturated=bool(is_saturated(K)) or S_T > math.log2(len(K)) - 0.1)
+                self.records.append(rec)
+            if epoch > 0 and float(epoch).is_integer():
+                names = ['X'] + list(acts)
+                Ks = torch.stack([Kx] + [grams[l] for l in acts])
+                H = renyi_entropy(Ks, self.alpha)
+                i, j = torch.triu_indices(len(names), len(names), 1)
+                Hij = renyi_entropy(Ks[i] * Ks[j], self.alpha)
+                M = torch.diag(H)
+                M[i, j] = M[j, i] = H[i] + H[j] - Hij
+                self.matrices.append(dict(rule=name, epoch=epoch, step=step, names=names, mi=M.tolist()))
+
+
+class PlaneTracker:  # notebook 51's former tracker, as it was (the API calls updated)
+    def __init__(self, model, probe, rules, alpha=1.01):
+        self.model, (self.x, self.y), self.rules, self.alpha = model, probe, rules, alpha
+        self.Ky = label_gram(self.y)
+        self.Kx = {r: layer_gram(self.x, **kw)[0] for r, kw in rules.items()}
+        self.base = {r: renyi_entropy(torch.stack([K, self.Ky, K * self.Ky]), alpha).tolist() for r, K in self.Kx.items()}
+        self.records = []
+
+    def measure(self, step, epoch=0.0, **_):
+        acts = layer_outputs(self.model, self.x)
+        for rule, kw in self.rules.items():
+            Kx, Ky = self.Kx[rule], self.Ky
+            S_X, S_Y, S_XY = self.base[rule]
+            for depth, (layer, t) in enumerate(acts.items(), 1):
+                K, _ = layer_gram(t, **kw, name=layer)
+                S_T, S_XT, S_TY, S_XTY = renyi_entropy(torch.stack([K, K * Kx, K * Ky, K * Kx * Ky]), self.alpha).tolist()
+                self.records.append(dict(rule=rule, step=step, epoch=epoch, layer=layer, depth=depth, H_T=S_T,
+                                         I_XT=S_X + S_T - S_XT, I_TY=S_T + S_Y - S_TY, I_XT_Y=S_XY + S_TY - S_XTY - S_Y))
+
+
+def _two_points(tracker, net, probe):
+    "Measure at step 0, take one training step, measure at the end of epoch 1."
+    tracker.measure(0, epoch=0.0)
+    opt = torch.optim.SGD(net.parameters(), lr=0.5)
+    net.train()
+    torch.manual_seed(1)  # the same dropout masks for every tracker's run
+    nn.functional.cross_entropy(net(probe[0]), probe[1]).backward()
+    opt.step(); opt.zero_grad()
+    tracker.measure(1, epoch=1.0)
+
+
+def test_infoflow_gives_the_rule_trackers_numbers(probe):
+    n = len(probe[1])
+    old_net, new_net = small_net(), small_net()
+    old = RuleTracker(old_net, probe, RULES_50)
+    _two_points(old, old_net, probe)
+    new = InfoFlow(new_net, probe, estimators=[Estimator(**kw, tag=name) for name, kw in RULES_50.items()],
+                   scales=(0.25, 4.0), mi_matrix_every=1, layers=list(layer_outputs(new_net, probe[0])))
+    _two_points(new, new_net, probe)
+    tol = mi_resolution(n)  # class blocks against the whole joint matrices: other eigendecompositions
+    at = {(r['estimator'], r['step'], r['layer'], r['scale']): r for r in new.records}
+    for r in old.records:
+        for s in (1.0, 0.25, 4.0):
+            got, tag = at[(r['rule'], r['step'], r['layer'], s)], '' if s == 1.0 else f'@{s:g}'
+            for q in ('H_T', 'I_XT', 'I_TY'): assert got[q] == pytest.approx(r[q + tag], abs=tol), (r['rule'], q, s)
+        assert at[(r['rule'], r['step'], r['layer'], 1.0)]['saturated'] == r['saturated']
+    mats = {m['estimator']: m for m in new.mi_matrices if m['epoch'] == 1.0}
+    assert len(old.matrices) == len(RULES_50)
+    for m in old.matrices:
+        M = np.array(mats[m['rule']]['M'])[:-1, :-1]  # InfoFlow's matrix has Y's row and column too
+        assert mats[m['rule']]['names'][:-1] == m['names']
+        np.testing.assert_allclose(M, np.array(m['mi']), rtol=0, atol=tol)
+
+
+def test_infoflow_gives_the_plane_trackers_numbers(probe):
+    rules = {'tensor-knn10': RULES_50['tensor-knn10'], 'hadamard-knn10': RULES_50['hadamard-knn10']}
+    old_net, new_net = small_net(), small_net()
+    old = PlaneTracker(old_net, probe, rules)
+    _two_points(old, old_net, probe)
+    new = InfoFlow(new_net, probe, estimators=[Estimator(**kw, tag=name) for name, kw in rules.items()],
+                   layers=list(layer_outputs(new_net, probe[0])))
+    _two_points(new, new_net, probe)
+    tol = mi_resolution(len(probe[1]), terms=4)  # a conditional MI of four entropies, other eigendecompositions
+    at = {(r['estimator'], r['step'], r['layer']): r for r in new.records}
+    assert len(new.records) == len(old.records)
+    for r in old.records:
+        got = at[(r['rule'], r['step'], r['layer'])]
+        for q in ('H_T', 'I_XT', 'I_TY', 'I_XT_Y'): assert got[q] == pytest.approx(r[q], abs=tol), (r['rule'], q)
