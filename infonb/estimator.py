@@ -16,9 +16,12 @@ from .renyi import check_alpha, check_method
 from .kernels import check_width_rule
 
 # %% ../nbs/04_estimator.ipynb #e5a1c007
-GRAM_MODES = ('tensor', 'hadamard', 'hadamard_sqrtC')  # a layer's Gram: one Gaussian, per-channel product, sqrt(C) widths
-LABEL_KERNELS = ('delta', 'onehot')  # the label's kernel: 1[y_i == y_j], or a Gaussian on one-hot codes
-WidthRule = Union[str, float, Callable]  # 'knn', 'median', 'silverman', 'scott', a width > 0, or a callable
+# a layer's Gram: one Gaussian, per-channel product, sqrt(C) widths
+GRAM_MODES = ('tensor', 'hadamard', 'hadamard_sqrtC')
+# the label's kernel: 1[y_i == y_j], or a Gaussian on one-hot codes
+LABEL_KERNELS = ('delta', 'onehot')
+# 'knn', 'median', 'silverman', 'scott', a width > 0, or a callable
+WidthRule = Union[str, float, Callable]
 
 # %% ../nbs/04_estimator.ipynb #e5a1c009
 def _positive_int(v, name:str, what:str)->int:
@@ -34,8 +37,10 @@ def _positive_real(v, name:str, what:str)->float:
 def _check_width(width)->WidthRule:
     "A width rule for an estimator: a rule name, a number (as a float) or a callable; not a tensor of widths."
     if isinstance(width, Tensor):
-        if width.numel() != 1: raise TypeError("an estimator's width is one rule for every layer, not a tensor of "
-                                               "widths; pass a callable that returns them (width=lambda t: widths)")
+        if width.numel() != 1: raise TypeError("an estimator's width is one rule for every layer, "
+                                               "not a tensor of "
+                                               "widths; pass a callable that returns them "
+                                               "(width=lambda t: widths)")
         width = width.item()
     width = check_width_rule(width)
     return float(width) if isinstance(width, Real) else width
@@ -129,10 +134,12 @@ def from_dict(cls:Estimator, d:dict, **changes)->Estimator:
     "An estimator from `to_dict`'s output (`changes`, e.g. the callable width, override it)."
     fields = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(d) - fields - {'name'})
-    if unknown: raise ValueError(f"unknown estimator fields {unknown}; an Estimator has {sorted(fields)}")
+    if unknown: raise ValueError(f"unknown estimator fields {unknown}; an Estimator has "
+                                 f"{sorted(fields)}")
     d = {**{a: b for a, b in d.items() if a != 'name'}, **changes}
     if isinstance(d.get('width'), str) and d['width'].startswith('callable:'):
-        raise ValueError(f"the width rule {d['width']!r} was a callable; pass it: from_dict(d, width=fn)")
+        raise ValueError(f"the width rule {d['width']!r} was a callable; pass it: from_dict(d, "
+                         "width=fn)")
     return cls(**d)
 
 # %% ../nbs/04_estimator.ipynb #e5a1c022
@@ -140,20 +147,26 @@ _FIELDS = tuple(f.name for f in dataclasses.fields(Estimator))
 
 def as_estimator(estimator:Estimator|None=None, # an estimator, or None for `default` changed by `kw`
                  default:Estimator|None=None, # the base when no estimator is given (None: Estimator())
-                 **kw, # estimator fields: alpha, width, k, gamma, standardize, mode, label_kernel, method, tag
+                 **kw, # estimator fields (alpha, width, k, mode, ...)
                 )->Estimator:
     "The estimator a call means: the one given, or `default` with the keyword fields changed."
     unknown = sorted(set(kw) - set(_FIELDS))
-    if unknown: raise TypeError(f"unknown estimator options {unknown}; an Estimator has the fields {list(_FIELDS)}")
-    if estimator is None: return (default or Estimator()).replace(**kw) if kw else (default or Estimator())
+    if unknown: raise TypeError(f"unknown estimator options {unknown}; an Estimator has the "
+                                f"fields {list(_FIELDS)}")
+    if estimator is None:
+        return (default or Estimator()).replace(**kw) if kw else (default or Estimator())
     if not isinstance(estimator, Estimator):
-        raise TypeError(f"estimator must be an infonb.estimator.Estimator or None, got {type(estimator).__name__} "
-                        f"{estimator!r}; keyword arguments (mode='hadamard', alpha=2, ...) build one")
+        raise TypeError("estimator must be an infonb.estimator.Estimator or None, got "
+                        f"{type(estimator).__name__} "
+                        f"{estimator!r}; keyword arguments (mode='hadamard', alpha=2, ...) build "
+                        "one")
     clash = {a: b for a, b in kw.items() if getattr(estimator, a) != b}
     if clash:
         said = ', '.join(f"{a}={b!r} (the estimator has {getattr(estimator, a)!r})" for a, b in clash.items())
-        raise ValueError(f"both an estimator ({estimator.name}) and keywords that contradict it were given: {said}; "
-                         f"pass one of them, e.g. estimator.replace({', '.join(f'{a}={b!r}' for a, b in clash.items())})")
+        raise ValueError(f"both an estimator ({estimator.name}) and keywords that contradict it "
+                         f"were given: {said}; "
+                         "pass one of them, e.g. "
+                         f"estimator.replace({', '.join(f'{a}={b!r}' for a, b in clash.items())})")
     return estimator
 
 # %% ../nbs/04_estimator.ipynb #e5a1c025

@@ -36,21 +36,29 @@ def check_probe(probe, # a pair (x, y): inputs (n, ...) floating point, integer 
         raise TypeError(f"{name} must be a pair (x, y) of tensors, got {type(probe).__name__}"
                         + (f" of length {len(probe)}" if isinstance(probe, (tuple, list)) else ''))
     x, y = (t if isinstance(t, Tensor) else torch.as_tensor(t) for t in probe)
-    if not x.is_floating_point(): raise TypeError(f"{name} x has dtype {x.dtype}; inputs must be floating point")
-    if x.ndim < 2: raise ValueError(f"{name} x must have shape (n, ...) with features after the sample dimension, got shape {tuple(x.shape)}")
+    if not x.is_floating_point(): raise TypeError(f"{name} x has dtype {x.dtype}; inputs must be "
+                                                  "floating point")
+    if x.ndim < 2: raise ValueError(f"{name} x must have shape (n, ...) with features after the "
+                                    f"sample dimension, got shape {tuple(x.shape)}")
     if y.ndim != 1 or y.is_floating_point() or y.is_complex() or y.dtype == torch.bool:
-        raise TypeError(f"{name} y must hold integer class labels of shape (n,), got dtype {y.dtype}, shape {tuple(y.shape)}")
+        raise TypeError(f"{name} y must hold integer class labels of shape (n,), got dtype "
+                        f"{y.dtype}, shape {tuple(y.shape)}")
     if len(x) != len(y):
-        raise ValueError(f"{name} x has {len(x)} samples but y has {len(y)} (shapes {tuple(x.shape)} and {tuple(y.shape)}); they must match")
-    if len(x) < 2: raise ValueError(f"{name} has n={len(x)} samples (x shape {tuple(x.shape)}); need n >= 2")
-    if (y < 0).any(): raise ValueError(f"{name} y has negative labels (min {y.min().item()}); labels must be class indices >= 0")
+        raise ValueError(f"{name} x has {len(x)} samples but y has {len(y)} (shapes "
+                         f"{tuple(x.shape)} and {tuple(y.shape)}); they must match")
+    if len(x) < 2: raise ValueError(f"{name} has n={len(x)} samples (x shape {tuple(x.shape)}); "
+                                    "need n >= 2")
+    if (y < 0).any(): raise ValueError(f"{name} y has negative labels (min {y.min().item()}); "
+                                       "labels must be class indices >= 0")
     return x, y
 
 # %% ../nbs/20_flow.ipynb #84288be2
-SATURATION_BITS = 0.1  # an entropy this close to log2 n is saturated too (nearly I/n: the estimates are pinned)
+# an entropy this close to log2 n is saturated too (nearly I/n: the estimates are pinned)
+SATURATION_BITS = 0.1
 STACK_BYTES = 2**30    # default largest stack of Gram matrices sent to the entropy method at once
 
-_entropies = unit_diagonal_entropy  # entropies of a stack of unit-diagonal joint Gram matrices, in one call
+# entropies of a stack of unit-diagonal joint Gram matrices, in one call
+_entropies = unit_diagonal_entropy
 
 def _saturated(U:Tensor, # unit-diagonal Gram matrices (..., n, n)
                S:Tensor|None=None, # their entropies (...), bits
@@ -66,7 +74,8 @@ class ProbeSide:
     estimator:Estimator # the estimator it was computed with
     Ux:Tensor           # unit-diagonal Gram matrix of the inputs (n, n)
     Uy:Tensor           # unit-diagonal Gram matrix of the labels (n, n)
-    classes:list|None   # index tensors of the label's classes (delta kernel), else None: no class blocks
+    # index tensors of the label's classes (delta kernel), else None: no class blocks
+    classes:list|None
     H_X:float           # S(X), bits
     H_Y:float           # S(Y)
     H_XY:float          # S(X, Y)
@@ -91,7 +100,8 @@ def _side(Ux:Tensor, wx:Tensor, Uy:Tensor, estimator:Estimator, label_blocks:boo
         h_y, h_xy = label_joint_entropy(torch.stack([torch.ones_like(Ux), Ux]), classes, alpha)
     else: h_x, h_y, h_xy = _entropies(torch.stack([Ux, Uy, Ux * Uy]), alpha, method)
     sat = bool(_saturated(Ux, h_x))
-    if sat: warnings.warn(f"the probe inputs X are saturated for the estimator {estimator.name}: their Gram matrix "
+    if sat: warnings.warn(f"the probe inputs X are saturated for the estimator {estimator.name}: "
+                          "their Gram matrix "
                           "is (nearly) I/n; every I(X;T) is meaningless. Use a wider kernel.", SaturationWarning,
                           stacklevel=3)
     return ProbeSide(estimator, Ux, Uy, classes, float(h_x), float(h_y), float(h_xy), wx.tolist(), sat)
@@ -101,7 +111,8 @@ def _probe_sides(x:Tensor, y:Tensor, estimators:list, device=None, label_blocks:
     if device is not None: x, y = x.to(device), y.to(device)
     grams_x, grams_y, sides = {}, {}, []
     for e in estimators:
-        if e.gram_key not in grams_x: grams_x[e.gram_key] = _layer_gram(x, e, 'X (the probe inputs)')
+        if e.gram_key not in grams_x: grams_x[e.gram_key] = _layer_gram(x, e, 'X (the probe '
+                                                                              'inputs)')
         if e.label_kernel not in grams_y:
             Ky = label_gram(y, e.label_kernel, num_classes=int(y.max()) + 1)
             grams_y[e.label_kernel] = unit_diagonal(Ky.to(grams_x[e.gram_key][0].device), 'K_Y')
@@ -110,7 +121,7 @@ def _probe_sides(x:Tensor, y:Tensor, estimators:list, device=None, label_blocks:
 
 def probe_side(x:Tensor, # inputs (n, ...) of the probe
                y:Tensor, # integer labels (n,)
-               estimator:Estimator|None=None, # how to measure (infonb.estimator); None: Estimator() or `kw`
+               estimator:Estimator|None=None, # how to measure; None: Estimator(**kw)
                *,
                device=None, # where to compute (default: x's device)
                label_blocks:bool=True, # class blocks for the joints with Y (same values, faster)
@@ -118,7 +129,8 @@ def probe_side(x:Tensor, # inputs (n, ...) of the probe
               )->ProbeSide:
     "Gram matrices and entropies of the probe's inputs and labels, computed once."
     estimator, (x, y) = as_estimator(estimator, **kw), check_probe((x, y))
-    check_memory(gram_bytes(len(y), 3 + GRAM_COPIES) + 24 * x.numel(), f"probe_side of n={len(y)} samples",
+    check_memory(gram_bytes(len(y), 3 + GRAM_COPIES) + 24 * x.numel(), f"probe_side of n={len(y)} "
+                                                                       "samples",
                  "a smaller probe (fewer samples n)")
     return _probe_sides(x, y, [estimator], device, label_blocks)[0]
 
@@ -134,8 +146,10 @@ def _with_label(G:Tensor, sides:list, scratch:bool)->list:
     "For each side: S(G) and S(G∘K_Y) of a stack of unit-diagonal joints; eigenvalues shared across orders."
     out = [None] * len(sides)
     exact = [i for i, s in enumerate(sides) if ENTROPY_METHODS[s.estimator.method] is exact_entropy]
-    for i, h in zip(exact, _exact_by_alpha(G, [sides[i].estimator.alpha for i in exact])): out[i] = [h, None]
-    full = {}  # exact joints with a label kernel without class blocks: eigenvalues shared per label kernel
+    for i, h in zip(exact, _exact_by_alpha(G, [sides[i].estimator.alpha for i in exact])):
+        out[i] = [h, None]
+    # exact joints with a label kernel without class blocks: eigenvalues shared per label kernel
+    full = {}
     for i in exact:
         s = sides[i]
         if s.classes is not None: out[i][1] = label_joint_entropy(G, s.classes, s.estimator.alpha)
@@ -157,11 +171,12 @@ def _with_label(G:Tensor, sides:list, scratch:bool)->list:
 # %% ../nbs/20_flow.ipynb #f10a0008
 def _group_entropies(Ut:Tensor, # unit-diagonal Gram matrices of L layers (L, n, n)
                      sides:list, # probe sides of estimators with the same Gram key (same n, same device)
-                     max_bytes:int=STACK_BYTES, # largest stack of Gram matrices sent to the entropy method at once
+                     max_bytes:int=STACK_BYTES, # the largest stack of Gram matrices per entropy call
                     )->list: # per side: H_T, H_XT, H_TY, H_XTY, four tensors (L,)
     "The four entropies of each layer for each estimator, batched over layers and sharing eigenvalues."
     L, n, Ux = Ut.shape[0], Ut.shape[-1], sides[0].Ux
-    per = max(1, max_bytes // (6 * 8 * n * n))  # a chunk's stack of 2 (4) matrices per layer, and copies
+    # a chunk's stack of 2 (4) matrices per layer, and copies
+    per = max(1, max_bytes // (6 * 8 * n * n))
     parts = [[] for _ in sides]
     for a in range(0, L, per):
         U = Ut[a:a + per]
@@ -176,7 +191,7 @@ def _group_entropies(Ut:Tensor, # unit-diagonal Gram matrices of L layers (L, n,
 def layer_entropies(Ut:Tensor, # unit-diagonal Gram matrices of L layers (L, n, n)
                     side:ProbeSide, # the probe's side (same n, same device): its estimator is used
                     *,
-                    max_bytes:int=STACK_BYTES, # largest stack of Gram matrices sent to the entropy method at once
+                    max_bytes:int=STACK_BYTES, # the largest stack of Gram matrices per entropy call
                    )->tuple: # H_T, H_XT, H_TY, H_XTY: four tensors (L,)
     "The four entropies of each layer, batched: one call for S(T) and S(X,T), one for the joints with Y."
     return _group_entropies(Ut, [side], max_bytes)[0]
@@ -201,21 +216,26 @@ def measurement_bytes(n:int, # probe samples
                       layers:int, # layers measured
                       estimators:Sequence=(Estimator(),), # the estimators measured on the same outputs
                       scales:Sequence=(), # scale-test factors (each adds a copy of every layer's Gram)
-                      label_blocks:bool=True, # class blocks for the joints with Y (else 4 Gram matrices per layer)
-                      max_bytes:int=STACK_BYTES, # largest stack of Gram matrices sent to the entropy method at once
+                      label_blocks:bool=True, # class blocks for joints with Y (else 4 Grams a layer)
+                      max_bytes:int=STACK_BYTES, # the largest stack of Gram matrices per entropy call
                      )->int: # peak bytes, beyond the model and its outputs
     "Peak memory of one measurement: layer and probe Grams, one stack of joints, the entropy method's copies."
-    grams = layers * (1 + len(scales))  # one group of estimators' layer Grams, the scale copies included
-    per = min(grams, max(1, max_bytes // (6 * 8 * n * n)))  # layers per stack, as _group_entropies chunks them
+    # one group of estimators' layer Grams, the scale copies included
+    grams = layers * (1 + len(scales))
+    # layers per stack, as _group_entropies chunks them
+    per = min(grams, max(1, max_bytes // (6 * 8 * n * n)))
     blocks = label_blocks and all(e.label_kernel == 'delta' for e in estimators)
-    probe = len({e.gram_key for e in estimators}) + len({e.label_kernel for e in estimators})  # X and Y Grams
+    # X and Y Grams
+    probe = len({e.gram_key for e in estimators}) + len({e.label_kernel for e in estimators})
     return gram_bytes(n, grams + probe + 2 * (2 if blocks else 6) * per + GRAM_COPIES)
 
 def _check_measurement(n:int, layers:int, estimators, scales, label_blocks:bool, max_bytes:int, what:str):
     "Refuse a measurement whose peak passes the memory limit (`measurement_bytes`)."
     check_memory(measurement_bytes(n, layers, estimators, scales, label_blocks, max_bytes),
-                 f"{what}: one measurement of {layers} layers x {len(estimators)} estimators x {1 + len(scales)} "
-                 f"scales on n={n} samples", "a smaller probe (fewer samples n), fewer layers, estimators or "
+                 f"{what}: one measurement of {layers} layers x {len(estimators)} estimators x "
+                 f"{1 + len(scales)} "
+                 f"scales on n={n} samples", "a smaller probe (fewer samples n), fewer layers, "
+                                             "estimators or "
                  "scales, or a smaller max_bytes (smaller stacks of Gram matrices)")
 
 # %% ../nbs/20_flow.ipynb #f10a0010
@@ -227,10 +247,12 @@ def _information(H_T:Tensor, H_XT:Tensor, H_TY:Tensor, H_XTY:Tensor, side:ProbeS
 def _check_acts(acts, n:int)->dict:
     "Layer outputs: a non-empty dict of tensors (n, ...)."
     if not isinstance(acts, dict) or not acts:
-        raise TypeError(f"acts must be a non-empty dict layer name -> outputs, got {type(acts).__name__}")
+        raise TypeError("acts must be a non-empty dict layer name -> outputs, got "
+                        f"{type(acts).__name__}")
     for name, a in acts.items():
         if not isinstance(a, Tensor) or a.ndim < 2 or len(a) != n:
-            raise ValueError(f"layer {name!r} outputs must be a tensor (n={n}, ...) for the probe's n={n} samples, "
+            raise ValueError(f"layer {name!r} outputs must be a tensor (n={n}, ...) for the "
+                             f"probe's n={n} samples, "
                              f"got {tuple(a.shape) if isinstance(a, Tensor) else type(a).__name__}")
     return acts
 
@@ -250,13 +272,14 @@ def _per_layer(names:list, info:dict, widths:list, saturated:list)->OrderedDict:
 
 def measure_layers(acts:dict, # layer name -> outputs on the probe (n, ...)
                    side:ProbeSide, # the probe's side (`probe_side`), made with the estimator
-                   estimator:Estimator|None=None, # the estimator (None: the side's; else it must be the side's)
+                   estimator:Estimator|None=None, # None: the side's (else it must be the side's)
                    *,
-                   max_bytes:int=STACK_BYTES, # largest stack of Gram matrices sent to the entropy method at once
+                   max_bytes:int=STACK_BYTES, # the largest stack of Gram matrices per entropy call
                   )->OrderedDict: # layer -> dict(H_T, I_XT, I_TY, I_XT_Y, width, saturated)
     "The measurement core: H(T), I(X;T), I(T;Y), I(X;T|Y) in bits of each layer, from its outputs on the probe."
     if estimator is not None and estimator != side.estimator:
-        raise ValueError(f"the probe side was made for the estimator {side.estimator.name}, not {estimator.name}; "
+        raise ValueError(f"the probe side was made for the estimator {side.estimator.name}, not "
+                         f"{estimator.name}; "
                          "make it with probe_side(x, y, estimator)")
     n = side.Ux.shape[-1]
     _check_acts(acts, n)
@@ -272,10 +295,10 @@ def _measure_layers(acts:dict, side:ProbeSide, max_bytes:int)->OrderedDict:
 # %% ../nbs/20_flow.ipynb #f10a0012
 def layer_information(acts:dict, # layer name -> outputs on the probe (n, ...)
                       probe, # the probe (x, y), or a `ProbeSide` computed by `probe_side`
-                      estimator:Estimator|None=None, # how to measure (infonb.estimator); None: Estimator() or `kw`
+                      estimator:Estimator|None=None, # how to measure; None: Estimator(**kw)
                       *,
                       label_blocks:bool=True, # class blocks for the joints with Y (same values, faster)
-                      max_bytes:int=STACK_BYTES, # largest stack of Gram matrices sent to the entropy method at once
+                      max_bytes:int=STACK_BYTES, # the largest stack of Gram matrices per entropy call
                       **kw, # estimator fields instead of `estimator`: alpha, width, k, mode, ...
                      )->OrderedDict: # layer -> dict(H_T, I_XT, I_TY, I_XT_Y, width, saturated)
     "H(T), I(X;T), I(T;Y), I(X;T|Y) in bits for each layer's outputs on the probe: probe_side + measure_layers."
@@ -321,19 +344,24 @@ def _check_scales(scales)->tuple:
     if isinstance(scales, (Real, str)): scales = (scales,)
     bad = [s for s in scales if isinstance(s, bool) or not isinstance(s, Real) or not math.isfinite(s) or s <= 0]
     if bad or len(set(scales)) < len(scales) or 1 in scales:
-        raise ValueError(f"scales must be distinct finite numbers > 0 other than 1 (the plain measurement), got {scales!r}")
+        raise ValueError("scales must be distinct finite numbers > 0 other than 1 (the plain "
+                         f"measurement), got {scales!r}")
     return tuple(float(s) for s in scales)
 
 def _check_estimators(estimators, kw:dict)->list:
     "The tracker's estimators: one from `kw`, one given, or a list of distinct names."
-    if estimators is None or isinstance(estimators, Estimator): return [as_estimator(estimators, **kw)]
-    if kw: raise TypeError(f"estimator fields {sorted(kw)} were given with a list of estimators; set them on each")
+    if estimators is None or isinstance(estimators, Estimator):
+        return [as_estimator(estimators, **kw)]
+    if kw: raise TypeError(f"estimator fields {sorted(kw)} were given with a list of estimators; "
+                           "set them on each")
     ests = list(estimators)
     if not ests or not all(isinstance(e, Estimator) for e in ests):
-        raise TypeError(f"estimators must be an Estimator or a non-empty list of them, got {estimators!r}")
+        raise TypeError("estimators must be an Estimator or a non-empty list of them, got "
+                        f"{estimators!r}")
     names = [e.name for e in ests]
     twice = sorted({a for a in names if names.count(a) > 1})
-    if twice: raise ValueError(f"estimators {twice} appear twice: records tell estimators apart by name; give a tag=")
+    if twice: raise ValueError(f"estimators {twice} appear twice: records tell estimators apart "
+                               "by name; give a tag=")
     return ests
 
 # %% ../nbs/20_flow.ipynb #f10b0001
@@ -354,16 +382,18 @@ class InfoFlow:
                  mi_matrix_every:int|None=None, # the MI matrix at every `mi_matrix_every`-th whole epoch
                  batch_size:int|None=None, # run the probe through the model in chunks of this size
                  label_blocks:bool=True, # class blocks for the joints with Y (same values, faster)
-                 max_bytes:int=STACK_BYTES, # largest stack of Gram matrices sent to the entropy method at once
+                 max_bytes:int=STACK_BYTES, # the largest stack of Gram matrices per entropy call
                  **kw, # estimator fields instead of `estimators`: alpha, width, k, mode, label_kernel, ...
                 ):
-        if not isinstance(model, nn.Module): raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        if not isinstance(model, nn.Module): raise TypeError("model must be a torch.nn.Module, "
+                                                             f"got {type(model).__name__}")
         self.model, self.layers = model, resolve_layers(model, layers)
         self.x, self.y = check_probe(probe)
         self.estimators, self.scales = _check_estimators(estimators, kw), _check_scales(scales)
         if mi_matrix_every is not None and (isinstance(mi_matrix_every, bool) or not isinstance(mi_matrix_every, Integral)
                                             or mi_matrix_every < 1):
-            raise ValueError(f"mi_matrix_every must be a positive number of epochs or None, got {mi_matrix_every!r}")
+            raise ValueError("mi_matrix_every must be a positive number of epochs or None, got "
+                             f"{mi_matrix_every!r}")
         if not (pid is False or pid is True or isinstance(pid, dict)):
             raise TypeError(f"pid must be False, True or a dict of layer_pid options, got {pid!r}")
         self.device = None if device is None else torch.device(device)
@@ -448,8 +478,10 @@ def _differences(old:dict, new:dict)->list:
                 fields = [f for f in eb if f != 'name' and ea.get(f) != eb[f]] or [f for f in eb if ea.get(f) != eb[f]]
                 out += [f"estimator {eb['name']} {f}: {ea.get(f)!r} in the file, {eb[f]!r} now" for f in fields]
         elif key == 'estimators' and a != b:
-            out.append(f"estimators: {[e.get('name') for e in a or []]} in the file, {[e['name'] for e in b]} now")
-        elif key == 'probe' and a != b: out.append(f"probe: another probe batch (fingerprint {a} in the file, {b} now)")
+            out.append(f"estimators: {[e.get('name') for e in a or []]} in the file, "
+                       f"{[e['name'] for e in b]} now")
+        elif key == 'probe' and a != b: out.append(f"probe: another probe batch (fingerprint {a} "
+                                                   f"in the file, {b} now)")
         elif a != b: out.append(f"{key}: {a!r} in the file, {b!r} now")
     return out
 
@@ -471,10 +503,12 @@ def _legacy_differences(records:list, flow)->list:
 @patch
 def _open(self:InfoFlow, resume:bool, overwrite:bool):
     "Start the records file, or resume it: refuse other settings, keep the complete steps, drop a cut-short one."
-    if resume and overwrite: raise ValueError("resume=True and overwrite=True contradict each other; choose one")
+    if resume and overwrite: raise ValueError("resume=True and overwrite=True contradict each "
+                                              "other; choose one")
     has = self.path.is_file() and self.path.stat().st_size > 0
     if has and not (resume or overwrite):
-        raise FileExistsError(f"{self.path} holds the records of a run already; pass resume=True to continue it or "
+        raise FileExistsError(f"{self.path} holds the records of a run already; pass resume=True "
+                              "to continue it or "
                               "overwrite=True to replace it")
     self.path.parent.mkdir(parents=True, exist_ok=True)
     new = self.settings()
@@ -482,12 +516,15 @@ def _open(self:InfoFlow, resume:bool, overwrite:bool):
         records = load_records(self.path)
         old = read_json(self.settings_path, 'settings file') if self.settings_path.is_file() else None
         diff = _differences(old, new) if old is not None else _legacy_differences(records, self)
-        if diff: raise ValueError(f"resume=True with other settings than those that wrote {self.path}: "
-                                  + '; '.join(diff) + ". Use another path, or overwrite=True to replace the run")
+        if diff: raise ValueError("resume=True with other settings than those that wrote "
+                                  f"{self.path}: "
+                                  + '; '.join(diff) + ". Use another path, or overwrite=True to "
+                                                      "replace the run")
         self.records = self._complete(records)
         _replace_lines(self.path, self.records)  # without a broken or incomplete last step
         steps = set(self.steps)
-        if self.mi_path.is_file(): self.mi_matrices = [m for m in load_records(self.mi_path) if m['step'] in steps]
+        if self.mi_path.is_file():
+            self.mi_matrices = [m for m in load_records(self.mi_path) if m['step'] in steps]
         if self.mi_path.is_file(): _replace_lines(self.mi_path, self.mi_matrices)
     else:
         self.path.write_text('')
@@ -500,13 +537,16 @@ def _complete(self:InfoFlow, records:list)->list:
     first = self.estimators[0].name
     want = {(l, e.name, s) for l in self.layers for e in self.estimators for s in (1.0, *self.scales)}
     steps = {}
-    for r in records: steps.setdefault(r['step'], set()).add((r['layer'], r.get('estimator', first), r.get('scale', 1.0)))
+    for r in records:
+        steps.setdefault(r['step'], set()).add((r['layer'], r.get('estimator', first), r.get('scale', 1.0)))
     cut = [s for s, got in steps.items() if got != want]
     if cut and cut != [list(steps)[-1]]:
-        raise ValueError(f"{self.path}: step {cut[0]} holds {len(steps[cut[0]])} of the {len(want)} records a step "
+        raise ValueError(f"{self.path}: step {cut[0]} holds {len(steps[cut[0]])} of the "
+                         f"{len(want)} records a step "
                          "has, and it is not the last step; the file is damaged")
     if cut:
-        warnings.warn(f"{self.path}: the last step ({cut[0]}) was cut short ({len(steps[cut[0]])} of {len(want)} "
+        warnings.warn(f"{self.path}: the last step ({cut[0]}) was cut short ({len(steps[cut[0]])} "
+                      f"of {len(want)} "
                       "records); it is dropped and will be measured again", stacklevel=3)
     return [r for r in records if r['step'] not in cut]
 
@@ -523,9 +563,11 @@ def measure(self:InfoFlow,
         raise ValueError(f"step must be an integer >= 0, got {step!r}")
     step = int(step)
     clash = sorted(set(extra) & set(_KEYS))
-    if clash: raise ValueError(f"extra values {clash} clash with the record's own keys; rename them")
+    if clash: raise ValueError(f"extra values {clash} clash with the record's own keys; rename "
+                               "them")
     extra = {a: plain(b, a) for a, b in extra.items()}
-    if any(r['step'] == step for r in self.records): return [r for r in self.records if r['step'] == step]
+    if any(r['step'] == step for r in self.records):
+        return [r for r in self.records if r['step'] == step]
     t0 = time.perf_counter()
     with preserved_rng():
         acts = layer_outputs(self.model, self.x, self.layers, batch_size=self.batch_size, device=self.device)
@@ -556,7 +598,8 @@ def _measure_step(self:InfoFlow, acts:dict, step:int, epoch, extra:dict, want_mi
             records[i] = self._records(step, epoch, extra, side, info, widths, sat)
             if self.pid is not False:
                 for r in records[i][:L]:
-                    if acts[r['layer']].ndim >= 3: r.update(self._pid(acts[r['layer']], r['layer'], side))
+                    if acts[r['layer']].ndim >= 3:
+                        r.update(self._pid(acts[r['layer']], r['layer'], side))
             if want_mi:
                 M, names = _mi_matrix(Ut[:L], self.layers, side, {q: v[:L] for q, v in info.items()}, self.max_bytes)
                 mis[i] = dict(step=step, epoch=epoch, estimator=side.estimator.name, names=names, M=plain(M))
@@ -579,10 +622,12 @@ def _pid(self:InfoFlow, a:Tensor, name:str, side:ProbeSide)->dict:
     from infonb.pid import layer_pid
     opts = dict(self.pid) if isinstance(self.pid, dict) else {}
     fields = {f: opts.pop(f) for f in list(opts) if f in Estimator.__dataclass_fields__}
-    est = side.estimator.replace(**{'mode': 'hadamard', **fields})  # per-channel kernels (product joints)
+    # per-channel kernels (product joints)
+    est = side.estimator.replace(**{'mode': 'hadamard', **fields})
     target = self.y.to(a.device) if est.label_kernel == 'delta' else side.Uy.to(a.device)
     with warnings.catch_warnings():
-        warnings.simplefilter('ignore', SaturationWarning)  # the layer's own saturation is warned by the tracker
+        # the layer's own saturation is warned by the tracker
+        warnings.simplefilter('ignore', SaturationWarning)
         res = layer_pid(a, target, est, name=name, **opts)
     return {q: plain(v, q) for q, v in res.summary().items()}
 
@@ -593,9 +638,12 @@ def _warn_saturated(self:InfoFlow, records:list, step:int):
         key = (r['layer'], r['estimator'])
         if r['scale'] != 1 or not r['saturated'] or key in self._warned: continue
         self._warned.add(key)
-        warnings.warn(f"layer {r['layer']!r} is saturated at step {step}: its Gram matrix is (nearly) I/n (estimator "
-                      f"{r['estimator']}), so its estimates are log2 n = {math.log2(len(self.y)):.2f} bits or "
-                      "differences of such values whatever the network does. Use a wider kernel (a width that follows "
+        warnings.warn(f"layer {r['layer']!r} is saturated at step {step}: its Gram matrix is "
+                      "(nearly) I/n (estimator "
+                      f"{r['estimator']}), so its estimates are log2 n = "
+                      f"{math.log2(len(self.y)):.2f} bits or "
+                      "differences of such values whatever the network does. Use a wider kernel "
+                      "(a width that follows "
                       "the data's scale, e.g. width='knn' with mode='tensor').", SaturationWarning, stacklevel=3)
 
 @patch
@@ -620,7 +668,7 @@ def _mi_matrix(Ut:Tensor, # the layers' unit-diagonal Gram matrices (L, n, n)
                layers:list, # their names
                side:ProbeSide, # the probe side (its estimator: order and method)
                known:dict, # the layers' H_T, I_XT, I_TY (tensors (L,)), from the core
-               max_bytes:int=STACK_BYTES, # largest stack of Gram matrices sent to the entropy method at once
+               max_bytes:int=STACK_BYTES, # the largest stack of Gram matrices per entropy call
               )->tuple: # (M, names)
     "MI matrix of X, the layers and Y, from the layers' Gram matrices and their measured quantities."
     L, alpha, method = len(layers), side.estimator.alpha, side.estimator.method
@@ -642,9 +690,9 @@ def _mi_matrix(Ut:Tensor, # the layers' unit-diagonal Gram matrices (L, n, n)
 def mi_matrix(model_or_acts, # a model (its layers run on the probe) or a dict layer name -> outputs on the probe
               probe, # (x, y)
               layers=None, # for a model: which layers (default: the model's)
-              estimator:Estimator|None=None, # how to measure (infonb.estimator); None: Estimator() or `kw`
+              estimator:Estimator|None=None, # how to measure; None: Estimator(**kw)
               *,
-              max_bytes:int=STACK_BYTES, # largest stack of Gram matrices sent to the entropy method at once
+              max_bytes:int=STACK_BYTES, # the largest stack of Gram matrices per entropy call
               **kw, # estimator fields instead of `estimator`: alpha, width, k, mode, ...
              )->MIMatrix:
     "The layer-by-layer mutual information matrix of X, the layers and Y on the probe."
@@ -652,7 +700,8 @@ def mi_matrix(model_or_acts, # a model (its layers run on the probe) or a dict l
     if isinstance(model_or_acts, nn.Module):
         with preserved_rng(): acts = layer_outputs(model_or_acts, x, layers)
     elif isinstance(model_or_acts, dict) and model_or_acts: acts = model_or_acts
-    else: raise TypeError("model_or_acts must be a torch.nn.Module or a non-empty dict of layer outputs, got "
+    else: raise TypeError("model_or_acts must be a torch.nn.Module or a non-empty dict of layer "
+                          "outputs, got "
                           f"{type(model_or_acts).__name__}")
     _check_acts(acts, len(y))
     _check_measurement(len(y), len(acts), [estimator], (), True, max_bytes, 'mi_matrix')

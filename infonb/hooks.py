@@ -44,7 +44,8 @@ def block_outputs(model:nn.Module, # a network whose leaf modules are registered
 def _need(model:nn.Module, preset:str, attrs:Sequence[str]):
     "Check that `model` has the submodules a preset reads."
     missing = [a for a in attrs if not isinstance(getattr(model, a, None), nn.Module)]
-    if missing: raise ValueError(f"layer preset {preset!r} needs a torchvision-style model with submodules "
+    if missing: raise ValueError(f"layer preset {preset!r} needs a torchvision-style model with "
+                                 "submodules "
                                  f"{list(attrs)}; {type(model).__name__} lacks {missing}")
 
 def _vgg_preset(model:nn.Module)->list:
@@ -92,7 +93,8 @@ def resolve_layers(model:nn.Module, # the network
                    layers:LayerSpec=None, # None (default layers), a preset name, or names / module types / modules (one or a list)
                   )->list: # distinct layer names, in the order given
     "Turn a layer specification into a list of module names of `model`."
-    if not isinstance(model, nn.Module): raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if not isinstance(model, nn.Module): raise TypeError("model must be a torch.nn.Module, got "
+                                                         f"{type(model).__name__}")
     modules = dict(model.named_modules())
     if layers is None: names = default_layers(model)
     elif isinstance(layers, str) and layers in LAYER_PRESETS: names = LAYER_PRESETS[layers](model)
@@ -101,29 +103,38 @@ def resolve_layers(model:nn.Module, # the network
         names = []
         for spec in layers:
             if isinstance(spec, str):
-                if spec == '': raise ValueError("layer '' is the whole model; name its last layer instead. " + _available(modules))
-                if spec not in modules: raise ValueError(f"unknown layer {spec!r} in {type(model).__name__}; " + _available(modules))
+                if spec == '': raise ValueError("layer '' is the whole model; name its last layer "
+                                                "instead. " + _available(modules))
+                if spec not in modules: raise ValueError(f"unknown layer {spec!r} in "
+                                                         f"{type(model).__name__}; " + _available(modules))
                 names.append(spec)
             elif isinstance(spec, type) and issubclass(spec, nn.Module):
                 found = [n for n, m in modules.items() if n and isinstance(m, spec)]
-                if not found: raise ValueError(f"no module of type {spec.__name__} in {type(model).__name__}")
+                if not found: raise ValueError(f"no module of type {spec.__name__} in "
+                                               f"{type(model).__name__}")
                 names += found
             elif isinstance(spec, nn.Module):
                 found = [n for n, m in modules.items() if n and m is spec]
-                if not found: raise ValueError(f"the {type(spec).__name__} module given is not a submodule of {type(model).__name__}")
+                if not found: raise ValueError(f"the {type(spec).__name__} module given is not a "
+                                               f"submodule of {type(model).__name__}")
                 names.append(found[0])
-            else: raise TypeError(f"a layer must be a name, a module type or a module, got {spec!r} ({type(spec).__name__})")
+            else: raise TypeError("a layer must be a name, a module type or a module, got "
+                                  f"{spec!r} ({type(spec).__name__})")
     names = list(dict.fromkeys(names))
     missing = [n for n in names if n not in modules]
-    if missing: raise ValueError(f"layers {missing} (from the default or a preset) are not modules of {type(model).__name__}; " + _available(modules))
-    if not names: raise ValueError(f"no layers selected in {type(model).__name__}; " + _available(modules))
+    if missing: raise ValueError(f"layers {missing} (from the default or a preset) are not "
+                                 f"modules of {type(model).__name__}; " + _available(modules))
+    if not names:
+        raise ValueError(f"no layers selected in {type(model).__name__}; " + _available(modules))
     return names
 
 # %% ../nbs/12_hooks.ipynb #6b16a810
 def _first_tensor(out, name:str)->Tensor:
     "The tensor a hooked layer produced (the first element of a tuple/list output)."
     if isinstance(out, (tuple, list)) and len(out) and isinstance(out[0], Tensor): out = out[0]
-    if not isinstance(out, Tensor): raise TypeError(f"layer {name!r} returned {type(out).__name__}, not a tensor; cannot record it")
+    if not isinstance(out, Tensor): raise TypeError(f"layer {name!r} returned "
+                                                    f"{type(out).__name__}, not a tensor; cannot "
+                                                    "record it")
     return out
 
 @contextmanager
@@ -167,7 +178,8 @@ def layer_outputs(model:nn.Module, # the network
                  )->OrderedDict: # layer name -> outputs (n, ...), detached
     "Outputs of chosen layers on `x`, in eval mode without gradients; the model's training flags are restored."
     if not isinstance(x, Tensor): raise TypeError(f"x must be a tensor, got {type(x).__name__}")
-    if x.ndim == 0 or len(x) == 0: raise ValueError(f"x must be a non-empty batch (n, ...), got shape {tuple(x.shape)}")
+    if x.ndim == 0 or len(x) == 0: raise ValueError("x must be a non-empty batch (n, ...), got "
+                                                    f"shape {tuple(x.shape)}")
     if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
         raise ValueError(f"batch_size must be a positive integer or None, got {batch_size!r}")
     flags = [(m, m.training) for m in model.modules()]
@@ -209,15 +221,18 @@ def _channel_log_grams(acts:Tensor, estimator:Estimator, label:str, chunk_bytes:
     D = torch.empty(C, n, n, dtype=torch.float64, device=flat.device)
     for c in range(0, C, step):
         d = pairwise_sq_dists(t[c:c + step]) / (2 * sigma[c:c + step, None, None] ** 2)
-        D[c:c + step] = (d + d.transpose(-1, -2)) / 2  # exactly symmetric: joints go to the eigensolver unchecked
+        # exactly symmetric: joints go to the eigensolver unchecked
+        D[c:c + step] = (d + d.transpose(-1, -2)) / 2
     return D, sigma
 
 # %% ../nbs/12_hooks.ipynb #c4a11001
 def _check_layer(acts, label:str)->Tensor:
     "A layer's outputs as a tensor (n, ...) with n >= 2."
     if not isinstance(acts, Tensor): acts = torch.as_tensor(acts)
-    if acts.ndim < 2: raise ValueError(f"{label} must have shape (n, C, H, W) or (n, d), got shape {tuple(acts.shape)}")
-    if acts.shape[0] < 2: raise ValueError(f"{label} has n={acts.shape[0]} samples (shape {tuple(acts.shape)}); need n >= 2")
+    if acts.ndim < 2: raise ValueError(f"{label} must have shape (n, C, H, W) or (n, d), got "
+                                       f"shape {tuple(acts.shape)}")
+    if acts.shape[0] < 2: raise ValueError(f"{label} has n={acts.shape[0]} samples (shape "
+                                           f"{tuple(acts.shape)}); need n >= 2")
     return acts
 
 def channel_log_grams(acts, # a layer's outputs on n samples: (n, C, H, W), (n, C, ...) or (n, d) (d channels)
@@ -235,7 +250,8 @@ def channel_log_grams(acts, # a layer's outputs on n samples: (n, C, H, W), (n, 
     n, C = acts.shape[:2]
     stored = GRAM_COPIES if summed else C + 3 * min(C, max(1, chunk_bytes // (8 * n * n)))
     check_memory(gram_bytes(n, stored) + 24 * acts.numel(),  # the kernels, a chunk's copies, float64 features
-                 f"channel_log_grams of {label} {tuple(acts.shape)}", "fewer samples n (a smaller probe batch)")
+                 f"channel_log_grams of {label} {tuple(acts.shape)}", "fewer samples n (a smaller "
+                                                                      "probe batch)")
     return _channel_log_grams(acts, estimator, label, chunk_bytes, summed, factor)
 
 # %% ../nbs/12_hooks.ipynb #c4a11002

@@ -54,9 +54,11 @@ def width_corrected_joint_gram(*grams, # unit-diagonal Gram matrices (..., n, n)
     "Joint Gram matrix of m variables with each factor's Gaussian width scaled by sqrt(m): the m-th root of the Hadamard product."
     if len(grams) == 1 and isinstance(grams[0], (list, tuple)): grams = tuple(grams[0])
     if any((U < 0).any() for U in grams):
-        raise ValueError("the sqrt(m) width correction needs Gram matrices with entries >= 0 (Gaussian or other infinitely "
+        raise ValueError("the sqrt(m) width correction needs Gram matrices with entries >= 0 "
+                         "(Gaussian or other infinitely "
                          "divisible kernels); got a negative entry")
-    logs = sum(torch.log(U) for U in grams)  # log domain: no underflow of the product; log 0 = -inf gives 0 back
+    # log domain: no underflow of the product; log 0 = -inf gives 0 back
+    logs = sum(torch.log(U) for U in grams)
     return torch.exp(logs / len(grams))
 
 def _target(Ky, n:int|None, require_label_kernel:bool, label_kernel:str='delta', name:str='Ky'):
@@ -65,7 +67,8 @@ def _target(Ky, n:int|None, require_label_kernel:bool, label_kernel:str='delta',
     if Ky.ndim == 1: Ky = label_gram(Ky, label_kernel)
     Uy = unit_diagonal(Ky, name)
     if n is not None and Uy.shape[-1] != n:
-        raise ValueError(f"{name} has n={Uy.shape[-1]} samples (shape {tuple(Uy.shape)}) but the sources have n={n}: "
+        raise ValueError(f"{name} has n={Uy.shape[-1]} samples (shape {tuple(Uy.shape)}) but the "
+                         f"sources have n={n}: "
                          "sources and target must be Gram matrices of the same samples")
     classes = check_label_gram(Uy, name) if require_label_kernel else label_classes(Uy)
     return Uy, classes
@@ -92,14 +95,16 @@ def pid(Ki, # Gram matrices of the first source T^i (..., n, n)
     alpha = check_alpha(alpha)
     Ui, Uj = unit_diagonal(Ki, 'Ki'), unit_diagonal(Kj, 'Kj')
     if Ui.shape[-1] != Uj.shape[-1]:
-        raise ValueError(f"Ki and Kj differ in n: shapes {tuple(Ui.shape)} and {tuple(Uj.shape)}; they must be Gram "
+        raise ValueError(f"Ki and Kj differ in n: shapes {tuple(Ui.shape)} and {tuple(Uj.shape)}; "
+                         "they must be Gram "
                          "matrices of the same samples")
     Uy, classes = _target(Ky, Ui.shape[-1], require_label_kernel)
     Kij = width_corrected_joint_gram(Ui, Uj) if joint_width_correction else Ui * Uj
     shape = torch.broadcast_shapes(Ui.shape, Uj.shape)
     check_memory(gram_bytes(shape[-1], 3 * (2 + NORMALIZE_COPIES), math.prod(shape[:-2])),  # sources, joints, copies
                  f"pid of Gram matrices {tuple(shape)}")
-    G = torch.stack([Ui.expand(shape), Uj.expand(shape), Kij.expand(shape)])  # one batched call for the three sources
+    # one batched call for the three sources
+    G = torch.stack([Ui.expand(shape), Uj.expand(shape), Kij.expand(shape)])
     s, s_y = _with_target(G, Uy, classes if label_blocks else None, alpha, method, 'pid sources')
     mi_iy, mi_jy, mi_ijy = (s + renyi_entropy(Uy, alpha, method, 'Ky') - s_y).unbind(0)
     grams = dict(Ki=Ui, Kj=Uj, Kij=Kij, Ky=Uy) if getattr(redundancy, 'needs_grams', False) else {}
@@ -127,8 +132,10 @@ def weighted_nonredundant_information(redundancy:Tensor, # Rdn of each pair (...
     return torch.where(total > eps, wni, torch.nan)
 
 # %% ../nbs/21_pid.ipynb #7517aa48
-PAIR_COPIES = 8  # peak float64 n x n matrices per pair in a chunk (measured 3.3 with class blocks, 4.8 without)
-CPU_CHUNK_BYTES = 2**23  # CPU default: a chunk's joint Gram matrices take about this much (larger are no faster)
+# peak float64 n x n matrices per pair in a chunk (measured 3.3 with class blocks, 4.8 without)
+PAIR_COPIES = 8
+# CPU default: a chunk's joint Gram matrices take about this much (larger are no faster)
+CPU_CHUNK_BYTES = 2**23
 
 def pair_indices(C:int, # channels
                  pairs=None, # None (all), an int (that many at random), or index pairs (P, 2)
@@ -145,13 +152,16 @@ def pair_indices(C:int, # channels
         return every[pick.sort().values]
     p = torch.as_tensor(pairs)
     if p.is_floating_point() or p.ndim != 2 or p.shape[1] != 2 or len(p) == 0:
-        raise ValueError(f"pairs for {name} must be None, an int, or integer index pairs of shape (P, 2), "
+        raise ValueError(f"pairs for {name} must be None, an int, or integer index pairs of shape "
+                         "(P, 2), "
                          f"got {tuple(p.shape)} {p.dtype}")
     p = p.long()
     if (p < 0).any() or (p >= C).any():
-        raise ValueError(f"pairs for {name} index channels outside 0..{C - 1}: {p[((p < 0) | (p >= C)).any(1)][:3].tolist()}")
+        raise ValueError(f"pairs for {name} index channels outside 0..{C - 1}: "
+                         f"{p[((p < 0) | (p >= C)).any(1)][:3].tolist()}")
     if (p[:, 0] == p[:, 1]).any():
-        raise ValueError(f"pairs for {name} join a channel with itself ({p[p[:, 0] == p[:, 1]][:3].tolist()}); the "
+        raise ValueError(f"pairs for {name} join a channel with itself "
+                         f"({p[p[:, 0] == p[:, 1]][:3].tolist()}); the "
                          "self-pair control is computed for every channel anyway")
     return p
 
@@ -204,25 +214,31 @@ class LayerPID:
 
     def __repr__(self):
         corr = 'sqrt(m) widths' if self.joint_width_correction else 'product joints'
-        return (f"LayerPID({self.name}: C={len(self.mi_channels)}, n={self.n}, {len(self.pairs)} pairs, {corr}, alpha={self.alpha}; "
-                f"I(T;Y)={self.mi_layer:.3f} bits, RST={self.rst:+.3f} (self pairs {self.rst_self:+.3f}), "
-                f"WNI={self.wni:.3f} (self pairs {self.wni_self:.3f}), mean synergy {self.pair_values('synergy').mean():.3f} "
+        return (f"LayerPID({self.name}: C={len(self.mi_channels)}, n={self.n}, {len(self.pairs)} "
+                f"pairs, {corr}, alpha={self.alpha}; "
+                f"I(T;Y)={self.mi_layer:.3f} bits, RST={self.rst:+.3f} (self pairs "
+                f"{self.rst_self:+.3f}), "
+                f"WNI={self.wni:.3f} (self pairs {self.wni_self:.3f}), mean synergy "
+                f"{self.pair_values('synergy').mean():.3f} "
                 f"vs self-pair {self.self_synergy.mean():.3f} bits)")
 
 # %% ../nbs/21_pid.ipynb #04537a49
 def _positive(v, name:str)->int:
-    if isinstance(v, bool) or not isinstance(v, int) or v < 1: raise ValueError(f"{name} must be a positive integer, got {v!r}")
+    if isinstance(v, bool) or not isinstance(v, int) or v < 1: raise ValueError(f"{name} must be "
+                                                                                f"a positive integer, got {v!r}")
     return v
 
 def _layer_kind(layer, kind:str, label:str)->tuple:
     "The layer as a tensor and what it holds: 'acts' (outputs) or 'grams' (channel Gram matrices)."
     if not isinstance(layer, Tensor): layer = torch.as_tensor(layer)
-    if kind not in ('auto', 'acts', 'grams'): raise ValueError(f"kind={kind!r} for {label}: choose 'auto', 'acts' or 'grams'")
+    if kind not in ('auto', 'acts', 'grams'): raise ValueError(f"kind={kind!r} for {label}: "
+                                                               "choose 'auto', 'acts' or 'grams'")
     if kind == 'auto':  # (C, n, n) symmetric with a positive diagonal: channel Gram matrices; anything else: activations
         kind = 'grams' if (layer.ndim == 3 and layer.shape[1] == layer.shape[2] and layer.is_floating_point()
                            and torch.allclose(layer[0], layer[0].T) and (layer[0].diagonal() > 0).all()) else 'acts'
     if kind == 'grams' and layer.ndim != 3:
-        raise ValueError(f"channel Gram matrices of {label} must have shape (C, n, n), got {tuple(layer.shape)}")
+        raise ValueError(f"channel Gram matrices of {label} must have shape (C, n, n), got "
+                         f"{tuple(layer.shape)}")
     if kind == 'acts': layer = _check_layer(layer, label)
     return layer, kind
 
@@ -230,8 +246,10 @@ def _layer_size(layer:Tensor, kind:str, n:int, label:str)->tuple:
     "Channels and samples (C, n) of a layer, checked against the target's n and for at least two channels."
     C, m = (layer.shape[1], layer.shape[0]) if kind == 'acts' else (layer.shape[0], layer.shape[-1])
     if m != n:
-        raise ValueError(f"{label} has n={m} samples (shape {tuple(layer.shape)}) but the target has n={n}")
-    if C < 2: raise ValueError(f"{label} has C={C} channel (kernels of shape {(C, n, n)}); pair quantities need "
+        raise ValueError(f"{label} has n={m} samples (shape {tuple(layer.shape)}) but the target "
+                         f"has n={n}")
+    if C < 2: raise ValueError(f"{label} has C={C} channel (kernels of shape {(C, n, n)}); pair "
+                               "quantities need "
                                "at least two channels")
     return C, n
 
@@ -242,7 +260,8 @@ def _layer_kernels(layer:Tensor, kind:str, estimator:Estimator, correction:bool,
         return D, True, sigma
     U = unit_diagonal(layer, label)
     if (U >= 0).all(): return -torch.log(U), True, None
-    if correction: raise ValueError(f"joint_width_correction for {label} needs channel Gram matrices with entries >= 0 "
+    if correction: raise ValueError(f"joint_width_correction for {label} needs channel Gram "
+                                    "matrices with entries >= 0 "
                                     "(Gaussian kernels); some are negative")
     return U, False, None
 
@@ -253,10 +272,13 @@ def _chunk_size(C:int, n:int, device, max_bytes, chunk_pairs, label:str)->int:
     fixed, per_pair = (C + 1) * n * n * 8, PAIR_COPIES * n * n * 8
     chunk = (budget - fixed) // per_pair
     if chunk_pairs is not None: chunk = min(chunk, _positive(chunk_pairs, 'chunk_pairs'))
-    elif torch.device(device).type == 'cpu': chunk = min(chunk, max(1, CPU_CHUNK_BYTES // (8 * n * n)))
+    elif torch.device(device).type == 'cpu':
+        chunk = min(chunk, max(1, CPU_CHUNK_BYTES // (8 * n * n)))
     if chunk < 1:
-        raise MemoryLimitError(f"layer_pid on {label}: the channel kernels (C={C}, n={n}) take {format_bytes(fixed)} "
-                               f"and one pair needs {format_bytes(per_pair)} more, beyond max_bytes="
+        raise MemoryLimitError(f"layer_pid on {label}: the channel kernels (C={C}, n={n}) take "
+                               f"{format_bytes(fixed)} "
+                               f"and one pair needs {format_bytes(per_pair)} more, beyond "
+                               "max_bytes="
                                f"{format_bytes(budget)}; raise max_bytes or use fewer samples")
     return chunk
 
@@ -280,7 +302,8 @@ class _Joints:
         "S(G) and S(G∘K_Y) of a chunk of unit-diagonal joints."
         self.saturated += int(is_saturated(G).sum())
         n = G.shape[-1]
-        if self.classes is not None: return self.entropy(G / n, self.alpha), label_joint_entropy(G, self.classes, self.alpha)
+        if self.classes is not None:
+            return self.entropy(G / n, self.alpha), label_joint_entropy(G, self.classes, self.alpha)
         return self.entropy(G / n, self.alpha), self.entropy(G * self.Uy / n, self.alpha)
 
 # %% ../nbs/21_pid.ipynb #a2b1c003
@@ -343,13 +366,16 @@ def layer_pid(layer, # outputs (n, C, H, W) / (n, C, ...) / (n, d), or channel G
     "PID of every pair of a layer's channels with the label, batched: the layer's MI, RST, WNI, the self-pair control."
     label, estimator = name or 'layer', as_estimator(estimator, default=Estimator.paper(), **kw)
     if estimator.mode == 'tensor':
-        raise ValueError(f"layer_pid of {label} decomposes per-channel kernels: the estimator's mode must be "
-                         "'hadamard' (product joints) or 'hadamard_sqrtC' (widths scaled by sqrt(m)), got 'tensor'")
+        raise ValueError(f"layer_pid of {label} decomposes per-channel kernels: the estimator's "
+                         "mode must be "
+                         "'hadamard' (product joints) or 'hadamard_sqrtC' (widths scaled by "
+                         "sqrt(m)), got 'tensor'")
     correction = estimator.mode == 'hadamard_sqrtC'
     n_y = Ky.shape[-1] if isinstance(Ky, Tensor) and Ky.ndim > 1 else len(Ky)
     layer, kind = _layer_kind(layer, kind, label)
     C, n = _layer_size(layer, kind, n_y, label)
-    chunk = _chunk_size(C, n, layer.device, max_bytes, chunk_pairs, label)  # before the kernels are made
+    # before the kernels are made
+    chunk = _chunk_size(C, n, layer.device, max_bytes, chunk_pairs, label)
     Uy, classes = _target(Ky, n, require_label_kernel, estimator.label_kernel)
     L, in_log, widths = _layer_kernels(layer, kind, estimator, correction, label)
     if not (label_blocks and estimator.method == 'exact'): classes = None
@@ -358,14 +384,19 @@ def layer_pid(layer, # outputs (n, C, H, W) / (n, C, ...) / (n, d), or channel G
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', SaturationWarning)
         h_y = renyi_entropy(Uy, estimator.alpha, estimator.method)
-    parts = [J.entropies(J.gram(idx[a:a + chunk])) for a in range(0, C, chunk)]  # single channels: I(T^i;Y)
+    # single channels: I(T^i;Y)
+    parts = [J.entropies(J.gram(idx[a:a + chunk])) for a in range(0, C, chunk)]
     mi_c = torch.cat([s for s, _ in parts]) + h_y - torch.cat([sy for _, sy in parts])
-    ii, jj = torch.cat([P[:, 0], idx]), torch.cat([P[:, 1], idx])  # the pairs, then each channel with itself
+    # the pairs, then each channel with itself
+    ii, jj = torch.cat([P[:, 0], idx]), torch.cat([P[:, 1], idx])
     mi_p, rdn = _pair_information(J, mi_c, ii, jj, chunk, 2 if correction else 1, h_y, redundancy, estimator)
-    s, sy = J.entropies(J.layer(C if correction else 1)[None])  # the layer: the joint of all channels
+    # the layer: the joint of all channels
+    s, sy = J.entropies(J.layer(C if correction else 1)[None])
     if J.saturated:
-        warnings.warn(f"{label}: {J.saturated} of {C + len(ii) + 1} Gram matrices (channels, pairs, self pairs, layer) "
-                      f"are saturated (numerically I/n, entropy log2 n = {math.log2(n):.3f} bits whatever the data); "
+        warnings.warn(f"{label}: {J.saturated} of {C + len(ii) + 1} Gram matrices (channels, "
+                      "pairs, self pairs, layer) "
+                      f"are saturated (numerically I/n, entropy log2 n = {math.log2(n):.3f} bits "
+                      "whatever the data); "
                       "widen the kernels (mode='hadamard_sqrtC', or another width rule)", SaturationWarning, stacklevel=2)
     return _layer_result((s + h_y - sy).item(), mi_c, mi_p, rdn, P, widths, estimator, n, label, J.saturated)
 
