@@ -339,8 +339,10 @@ def test_several_estimators_equal_separate_trackers(probe):
         # the same path (estimators sharing Grams share eigenvalues, computed as each would alone): identical
         assert multi.select(e) == alone.measure(0, epoch=1.0)
         assert M == alone.mi_matrices[0]
-    with pytest.raises(ValueError, match='twice at step 0'): dpi_report(multi.records)
+    with pytest.raises(ValueError, match='records hold 7 series'): dpi_report(multi.records)
     assert dpi_report(multi.select(ESTIMATORS[1])).steps == [0]
+    assert dpi_report(multi.records, estimator=ESTIMATORS[1].name, scale=1.0).fraction == \
+        dpi_report(multi.select(ESTIMATORS[1])).fraction
 
 
 def test_scale_test_records(probe):
