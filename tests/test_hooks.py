@@ -12,6 +12,8 @@ from torch import nn
 from infonb.hooks import (GRAM_MODES, LAYER_PRESETS, block_outputs, capture, layer_gram, layer_outputs,
                           resolve_layers)
 from infonb.kernels import gaussian_gram
+from infonb.hooks import channel_log_grams
+from infonb.estimator import Estimator
 
 
 def lenet_like():
@@ -169,7 +171,7 @@ def ref_layer_gram(a, mode, k):
 @pytest.mark.parametrize('shape', [(9, 3, 2, 2), (9, 4, 3), (9, 5), (12, 2, 3, 3)])
 def test_layer_gram_matches_reference(mode, shape):
     a = np.random.default_rng(len(shape)).standard_normal(shape)
-    K, w = layer_gram(torch.tensor(a), mode, k=3)
+    K, w = layer_gram(torch.tensor(a), mode=mode, k=3)
     K_ref, w_ref = ref_layer_gram(a, mode, 3)
     np.testing.assert_allclose(w.numpy(), w_ref, rtol=1e-12)
     np.testing.assert_allclose(K.numpy(), K_ref, rtol=0, atol=1e-10)
@@ -181,9 +183,9 @@ def test_hadamard_is_product_of_channel_grams_and_tensor_is_one_gaussian():
     a = torch.randn(10, 4, 3, 3, dtype=torch.float64)
     t = a.reshape(10, 4, 9).transpose(0, 1)
     for rule in ['knn', 'median', 'silverman', 0.7]:
-        K, w = layer_gram(a, 'hadamard', width=rule, k=4)
+        K, w = layer_gram(a, mode='hadamard', width=rule, k=4)
         torch.testing.assert_close(K, gaussian_gram(t, w).prod(0), rtol=0, atol=1e-10)
-        Kt, wt = layer_gram(a, 'tensor', width=rule, k=4)
+        Kt, wt = layer_gram(a, width=rule, k=4)
         torch.testing.assert_close(Kt, gaussian_gram(a.reshape(10, -1), rule, k=4), rtol=0, atol=1e-12)
 
 
@@ -197,19 +199,21 @@ def test_knn_grams_invariant_to_scale(n, C, hw, seed, scale):
     a = torch.randn(n, C, hw, generator=g, dtype=torch.float64)
     per_channel = torch.rand(C, generator=g, dtype=torch.float64)[None, :, None] * scale + 1e-3
     for mode, b in [('tensor', a * scale), ('hadamard', a * per_channel), ('hadamard_sqrtC', a * per_channel)]:
-        K1, _ = layer_gram(a, mode, k=3)
-        K2, _ = layer_gram(b, mode, k=3)
+        K1, _ = layer_gram(a, Estimator(mode=mode, k=3))
+        K2, _ = layer_gram(b, Estimator(mode=mode, k=3))
         torch.testing.assert_close(K1, K2, rtol=0, atol=1e-9)
 
 
 def test_hadamard_handles_many_channels_without_forming_factors():
     torch.manual_seed(0)
     a = torch.randn(16, 512, 1, 1, dtype=torch.float64)
-    K, w = layer_gram(a, 'hadamard', chunk_bytes=8 * 16 * 16 * 7)  # widths in chunks of 7 channels
+    K, w = layer_gram(a, mode='hadamard', chunk_bytes=8 * 16 * 16 * 7)  # widths and exponents in chunks of 7
     assert w.shape == (512,) and torch.isfinite(K).all() and (K.diagonal() == 1).all()
-    _, w_all = layer_gram(a, 'hadamard')
+    K_all, w_all = layer_gram(a, mode='hadamard')
     torch.testing.assert_close(w, w_all, rtol=1e-12, atol=0)  # batched BLAS may round differently
-    Ks, ws = layer_gram(a, 'hadamard_sqrtC')
+    # the exponent summed over 74 chunks instead of one: a few ulps of an exponent of order C = 512
+    torch.testing.assert_close(K, K_all, rtol=1e-12, atol=1e-300)
+    Ks, ws = layer_gram(a, mode='hadamard_sqrtC')
     torch.testing.assert_close(ws, w_all * math.sqrt(512))
     assert K.fill_diagonal_(0).max() < Ks.fill_diagonal_(0).max()  # sqrt(C) keeps the joint away from I
 
@@ -219,8 +223,29 @@ def test_hadamard_handles_many_channels_without_forming_factors():
     (torch.ones(1, 2, 3), {}, ValueError, 'conv1 has n=1 samples'),
     (torch.tensor([[0., 1.], [float('inf'), 2.]]), {}, ValueError, 'conv1 contains 1 NaN or Inf'),
     (torch.ones(3, 2, dtype=torch.int32), {}, TypeError, 'conv1 has dtype torch.int32'),
-    (torch.randn(3, 2, 2), {'mode': 'joint'}, ValueError, "unknown mode 'joint' for conv1"),
-    (torch.randn(3, 2, 2), {'mode': 'hadamard', 'width': torch.tensor([1.0, 0.0])}, ValueError, 'finite and > 0'),
+    (torch.randn(3, 2, 2), {'mode': 'joint'}, ValueError, "unknown mode 'joint'"),
+    (torch.randn(3, 2, 2), {'mode': 'hadamard', 'width': lambda t: torch.tensor([1.0, 0.0])}, ValueError, 'finite and > 0'),
+    (torch.randn(3, 2, 2), {'mode': 'hadamard', 'width': torch.tensor([1.0, 2.0])}, TypeError, 'not a tensor of widths'),
+    (torch.randn(3, 2, 2), {'width': True}, TypeError, 'got the boolean True'),
+    (torch.randn(3, 2, 2), {'k': True}, ValueError, 'k must be an integer >= 1'),
 ])
 def test_layer_gram_rejects(bad, kw, err, msg):
     with pytest.raises(err, match=msg.replace('(', r'\(')): layer_gram(bad, name='conv1', **kw)
+
+
+@pytest.mark.parametrize('shape', [(9, 3, 2, 2), (9, 5), (12, 4, 3)])
+def test_channel_log_grams_are_the_channel_kernels(shape):
+    "One code for per-channel kernels: exp(-D_c) is each channel's Gram, their sum the Hadamard mode's exponent."
+    a = torch.tensor(np.random.default_rng(len(shape)).standard_normal(shape))
+    D, w = channel_log_grams(a, k=3)
+    C = shape[1]
+    t = a.reshape(shape[0], C, -1).transpose(0, 1)
+    assert D.shape == (C, shape[0], shape[0]) and torch.equal(D, D.transpose(-1, -2))
+    torch.testing.assert_close(torch.exp(-D), gaussian_gram(t, w), rtol=0, atol=1e-12)  # the same exponents: rounding
+    S, ws = channel_log_grams(a, k=3, summed=True)
+    torch.testing.assert_close(S, D.sum(0), rtol=1e-12, atol=1e-12)  # concatenated distances vs a sum: rounding
+    if len(shape) > 2:
+        assert torch.equal(torch.exp(-S), layer_gram(a, mode='hadamard', k=3)[0])  # the same path: identical
+        Ss, wss = channel_log_grams(a, k=3, summed=True, factor=math.sqrt(C))
+        assert torch.equal(torch.exp(-Ss), layer_gram(a, mode='hadamard_sqrtC', k=3)[0])
+        torch.testing.assert_close(wss, w * math.sqrt(C), rtol=1e-15, atol=0)

@@ -162,3 +162,26 @@ def test_measure_points_property():
             assert len(pts) <= math.ceil(1 / f)
             # one point per fraction when the steps allow (the last fraction may round onto the epoch's end)
             if B * f >= 1: assert len(pts) >= math.ceil(1 / f) - 1
+
+
+def test_every_model_runs_on_every_dataset_shape():
+    "28x28 grey and 32x32 colour images: each model, given the input size it needs (VGG-16: 32), gives logits."
+    from infonb.models import input_size_for, model_for
+    torch.manual_seed(0)
+    for name in MODELS:
+        for channels, side in ((1, 28), (3, 32)):
+            s = input_size_for(name, side)
+            assert s == (32 if name == 'vgg16' else side)
+            assert model_for(name, channels, 10, s).eval()(torch.randn(2, channels, s, s)).shape == (2, 10)
+    with pytest.raises(ValueError, match='vgg16 needs images of at least 32 pixels a side, got 28'): model_for('vgg16', 1, 10, 28)
+    with pytest.raises(ValueError, match="unknown model 'alexnet'"): input_size_for('alexnet', 28)
+
+
+def test_models_import_torchvision_only_when_used():
+    import subprocess, sys
+    from pathlib import Path
+    code = ("import sys, infonb.models as m; a = 'torchvision' in sys.modules; m.LeNet5(); b = 'torchvision' in sys.modules; "
+            "m.resnet18(); print(a, b, 'torchvision' in sys.modules)")
+    r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                       env={**__import__('os').environ, 'PYTHONPATH': str(Path(__file__).resolve().parents[1])})
+    assert r.stdout.strip() == 'False False True', r.stderr

@@ -5,12 +5,15 @@ import torch
 from hypothesis import given, settings, strategies as st
 from fastcore.test import test_close as close, test_fail as fails
 
-from infonb.kernels import gaussian_gram, label_gram
-from infonb.renyi import mutual_information, renyi_entropy
-from infonb.hooks import layer_gram
-from infonb.pid import (pid, layer_pid, mmi_redundancy, coinformation_redundancy, channel_log_grams, label_classes,
-                        check_label_gram, label_joint_entropy, redundancy_synergy_tradeoff,
+from infonb.kernels import gaussian_gram, label_gram, label_classes, check_label_gram
+from infonb.renyi import mutual_information, renyi_entropy, label_joint_entropy
+from infonb.hooks import layer_gram, channel_log_grams
+from infonb.estimator import Estimator
+from infonb.flow import layer_information
+from infonb.pid import (pid, layer_pid, mmi_redundancy, coinformation_redundancy, redundancy_synergy_tradeoff,
                         weighted_nonredundant_information, width_corrected_joint_gram, pair_indices, PID)
+
+MODE = {False: 'hadamard', True: 'hadamard_sqrtC'}  # the sqrt(m) width correction is the estimator's mode
 
 F64 = torch.float64
 T1, T2 = torch.tensor([0, 0, 1, 1] * 2), torch.tensor([0, 1, 0, 1] * 2)  # fair independent bits, every combination twice
@@ -100,7 +103,7 @@ def test_layer_pid_matches_per_pair_loop(seed, n, C, classes, corr):
     acts = torch.randn(n, C, 2, 2, generator=g, dtype=F64)
     y = torch.randint(0, classes, (n,), generator=g)
     acts[:, 0] += y.double()[:, None, None]
-    r = layer_pid(acts, y, joint_width_correction=corr, max_memory=(C + 1 + 8 * 2) * n * n * 8)  # chunks of two pairs
+    r = layer_pid(acts, y, mode=MODE[corr], max_bytes=(C + 1 + 8 * 2) * n * n * 8)  # chunks of two pairs
     no_info = bool((r.pair_values('mi_pairs') <= 1e-9).all())  # e.g. every label the same: RST and WNI undefined (NaN)
     assert (-1 <= r.rst <= 1 and 0 <= r.wni <= 1) if not no_info else (math.isnan(r.rst) and math.isnan(r.wni))
     Kc = torch.exp(-channel_log_grams(acts)[0])
@@ -112,8 +115,9 @@ def test_layer_pid_matches_per_pair_loop(seed, n, C, classes, corr):
         close(r.self_synergy[i], pid(Kc[i], Kc[i], y, joint_width_correction=corr).synergy, eps=1e-9)
     i, j = r.pairs.T
     close(r.redundancy[i, j] + r.unique[i, j] + r.unique[j, i] + r.synergy[i, j], r.mi_pairs[i, j], eps=1e-10)
-    mode = 'hadamard_sqrtC' if corr else 'hadamard'
-    close(r.mi_layer, mutual_information(layer_gram(acts, mode)[0], label_gram(y)), eps=1e-9)
+    close(r.mi_layer, mutual_information(layer_gram(acts, mode=MODE[corr])[0], label_gram(y)), eps=1e-9)
+    # the layer quantity is the measurement core's I(T;Y) for the same estimator (exponents summed otherwise: rounding)
+    close(r.mi_layer, layer_information({'t': acts}, (acts, y), mode=MODE[corr])['t']['I_TY'], eps=1e-9)
 
 def test_layer_pid_from_grams_and_acts_agree():
     g = torch.Generator().manual_seed(3)
@@ -122,14 +126,14 @@ def test_layer_pid_from_grams_and_acts_agree():
     b = layer_pid(torch.exp(-channel_log_grams(acts)[0]), label_gram(y))
     for f in ('redundancy', 'synergy', 'unique', 'mi_pairs'): close(getattr(a, f), getattr(b, f), eps=1e-9)
     close(a.mi_layer, b.mi_layer, eps=1e-9)
-    close(a.widths, layer_gram(acts, 'hadamard')[1], eps=1e-15)  # the flow tracker's per-channel widths
+    assert torch.equal(a.widths, layer_gram(acts, mode='hadamard')[1])  # the flow tracker's widths: one code path
     assert b.widths is None
 
 def test_self_pair_control():
     g = torch.Generator().manual_seed(4)
     x = torch.randn(80, 1, 6, generator=g, dtype=F64); y = (x[:, 0, 0] > 0).long()
     acts = torch.cat([x, x], 1)  # two identical channels
-    plain, fixed = layer_pid(acts, y), layer_pid(acts, y, joint_width_correction=True)
+    plain, fixed = layer_pid(acts, y), layer_pid(acts, y, mode='hadamard_sqrtC')
     assert plain.self_synergy.min() > 0.01  # resolution bias
     close(plain.synergy[0, 1], plain.self_synergy[0], eps=1e-9)  # a copy pair is a self pair
     close(fixed.self_synergy, torch.zeros(2, dtype=F64), eps=1e-9)
@@ -171,6 +175,31 @@ def test_errors():
     fails(lambda: layer_pid(acts, y, pairs=[(1, 1)]), contains='join a channel with itself')
     fails(lambda: layer_pid(acts, y, pairs=[(0, 3)]), contains='outside 0..2')
     fails(lambda: layer_pid(acts, y, pairs=0), contains='at least one pair')
-    fails(lambda: layer_pid(acts, y, max_memory=1000, name='conv1'), contains='layer_pid on conv1')
-    fails(lambda: layer_pid(K - 0.3, y, joint_width_correction=True), contains='entries >= 0')
+    fails(lambda: layer_pid(acts, y, max_bytes=1000, name='conv1'), contains='layer_pid on conv1')
+    fails(lambda: layer_pid(K - 0.3, y, mode='hadamard_sqrtC'), contains='entries >= 0')
+    fails(lambda: layer_pid(acts, y, Estimator(), name='conv1'), contains="mode must be 'hadamard'")
+    fails(lambda: layer_pid(acts, y, Estimator.paper(), k=3), contains='contradict it')
+    fails(lambda: layer_pid(acts, y, max_memory=1000), contains="unknown estimator options ['max_memory']")
     fails(lambda: pid(K[0], K[1], y, alpha=-1), contains='alpha')
+
+
+def test_layer_pid_takes_an_estimator():
+    "Keywords change Estimator.paper(); an estimator gives the width rule, order, method and (sqrt(m)) mode."
+    g = torch.Generator().manual_seed(6)
+    acts, y = torch.randn(40, 3, 4, generator=g, dtype=F64), torch.arange(40) % 4
+    a = layer_pid(acts, y, Estimator.paper(alpha=2, k=5, width='median'))
+    b = layer_pid(acts, y, alpha=2, k=5, width='median')
+    assert torch.equal(a.synergy.nan_to_num(), b.synergy.nan_to_num()) and a.mi_layer == b.mi_layer
+    assert a.estimator == 'hadamard/median/a2' and a.alpha == 2.0 and not a.joint_width_correction
+    assert layer_pid(acts, y, mode='hadamard_sqrtC').joint_width_correction
+    Ky = label_gram(y, 'onehot')
+    c = layer_pid(acts, y, label_kernel='onehot')  # integer labels get the estimator's label kernel
+    assert c.mi_layer == layer_pid(acts, Ky).mi_layer  # the same target matrix, the same path
+
+
+def test_module_is_callable():
+    import importlib
+    m = importlib.import_module('infonb.pid')
+    K, y = random_pair(0, 20, 2, 3)
+    assert torch.equal(torch.stack(list(m(K[0], K[1], y))), torch.stack(list(pid(K[0], K[1], y))))
+    assert m.layer_pid is layer_pid

@@ -174,13 +174,62 @@ def test_main_writes_its_files_and_resumes(tmp_path, capsys):
     recs, _ = load_sweep(tmp_path/'sweep.json')
     assert [r['count'] for r in recs] == [1, 2, 4]
 
+def _no_cuda():
+    import torch
+    return ['--device', 'cuda'] if not torch.cuda.is_available() else ['--device', f'cuda:{torch.cuda.device_count()}']
+
 @pytest.mark.parametrize('bad, name', [(['--counts', '0'], '--counts'), (['--counts', '2', '2'], '--counts'),
-                                        (['--probe-size', '55'], '--probe-size'), (['--layers', 'fc1'], '--layers'),
-                                        (['--tol', '1.5'], '--tol'), (['--epochs', 'x'], '--epochs'), (['--alpha', '-1'], '--alpha')])
-def test_main_rejects_bad_options(bad, name, capsys):
+                                        (['--counts', '5000'], '--counts'), (['--seeds', '-1'], '--seeds'),
+                                        (['--seeds', '1', '1'], '--seeds'), (['--seeds', '1e23'], '--seeds'),
+                                        (['--probe-size', '55'], '--probe-size'), (['--probe-size', '1'], '--probe-size'),
+                                        (['--layers', 'fc1'], '--layers'), (['--tol', '1.5'], '--tol'),
+                                        (['--tol', 'nan'], '--tol'), (['--epochs', 'x'], '--epochs'),
+                                        (['--epochs', '0'], '--epochs'), (['--alpha', '-1'], '--alpha'),
+                                        (['--alpha', 'nan'], '--alpha'), (['--alpha', 'inf'], '--alpha'),
+                                        (['--lr', 'inf'], '--lr'), (['--k', '0'], '--k'), (['--n-train', '0'], '--n-train'),
+                                        (['--n-train', '70000'], '--n-train'), (['--n-test', '20000'], '--n-test'),
+                                        (['--batch-size', '0'], '--batch-size'), (['--threads', '0'], '--threads'),
+                                        (['--dataset', 'imagenet'], '--dataset'), (_no_cuda(), '--device'),
+                                        (['--device', 'tpu'], '--device'), (['--resume', '--overwrite'], '--overwrite')])
+def test_main_rejects_bad_options(bad, name, capsys, monkeypatch, tmp_path):
+    "Each bad option: exit status 2, one line naming it, before any data is loaded."
+    import infonb.sweep
+    monkeypatch.setattr(infonb.sweep, 'sweep_data', lambda *a, **k: pytest.fail('data loaded before the options were checked'))
     from infonb.sweep import main
-    with pytest.raises(SystemExit) as e: main(bad)
-    assert e.value.code == 2 and name in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e: main([*bad, '--out', str(tmp_path/'out')])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.startswith(f'infonb sweep: error: argument {name}') and err.count('\n') == 1, err
+    assert not (tmp_path/'out').exists()
+
+def test_main_rejects_bad_folders(tmp_path, capsys):
+    from infonb.sweep import main
+    (tmp_path/'f').write_text('')
+    for bad, name in ((['--out', str(tmp_path/'f')], '--out'), (['--out', str(tmp_path/'f'/'x')], '--out'),
+                      (['--root', str(tmp_path/'f')], '--root')):
+        with pytest.raises(SystemExit) as e: main(bad)
+        err = capsys.readouterr().err
+        assert e.value.code == 2 and err.startswith(f'infonb sweep: error: argument {name}: ') and 'is a file' in err
+
+def test_help_prints_each_default_once(capsys):
+    from infonb.sweep import main
+    with pytest.raises(SystemExit): main(['--help'])
+    blocks = capsys.readouterr().out.split('\n  --')[1:]
+    assert len(blocks) > 15
+    for b in blocks: assert ' '.join(b.split()).count('(default') <= 1 and 'default: None' not in b, b
+
+def test_a_sweep_folder_is_kept_and_locked(tmp_path, capsys):
+    from infonb.sweep import main
+    from infonb.records import RunLock
+    (tmp_path/'sweep.json').write_text(json.dumps({'config': {}, 'records': []}))
+    with pytest.raises(SystemExit) as e: main(['--out', str(tmp_path), '--quiet'])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and f'argument --out: {tmp_path} holds a sweep (sweep.json); continue it with --resume' in err
+    with RunLock(tmp_path, 'infonb sweep'):
+        with pytest.raises(SystemExit) as e: main(['--out', str(tmp_path), '--resume', '--quiet'])
+    assert e.value.code == 2 and 'is in use by another infonb sweep' in capsys.readouterr().err
+    (tmp_path/'sweep.json').write_bytes(b'\x00\xff')
+    with pytest.raises(SystemExit) as e: main(['--out', str(tmp_path), '--resume', '--quiet'])
+    assert e.value.code == 2 and 'argument --resume: ' in capsys.readouterr().err and not (tmp_path/'run.lock').exists()
 
 def test_main_reports_a_missing_dataset(tmp_path, capsys):
     from infonb.sweep import main

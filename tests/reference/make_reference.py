@@ -72,7 +72,7 @@ def compute()->dict:
     net = model()
     acts = layer_outputs(net, x)
     for mode in ('tensor', 'hadamard', 'hadamard_sqrtC'):
-        K, w = layer_gram(acts['conv2'], mode, width='knn' if mode == 'tensor' else knn_v0_1)
+        K, w = layer_gram(acts['conv2'], mode=mode, width='knn' if mode == 'tensor' else knn_v0_1)
         out[f'layer_gram/{mode}/widths'] = w.tolist()
         out[f'layer_gram/{mode}/entropy'] = float(renyi_entropy(K))
     for name, kw in ESTIMATORS.items():
@@ -81,7 +81,7 @@ def compute()->dict:
     M = mi_matrix(acts, (x, y))
     out['mi_matrix'] = M.M.tolist()
     for corr in (False, True):
-        res = layer_pid(acts['conv1'], y, joint_width_correction=corr)
+        res = layer_pid(acts['conv1'], y, mode='hadamard_sqrtC' if corr else 'hadamard')
         s = res.summary()
         out[f'pid/conv1/{corr}'] = {q: s[q] for q in ('I_TY_layer', 'RST', 'WNI', 'RST_self', 'WNI_self', 'redundancy',
                                                      'synergy', 'self_synergy')}
