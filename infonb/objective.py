@@ -5,33 +5,33 @@
 # %% auto #0
 __all__ = ['batch_mutual_information', 'information_bottleneck_loss', 'InformationBottleneck']
 
-# %% ../nbs/23_objective.ipynb #9a2ce87f
+# %% ../nbs/23_objective.ipynb #4b081053
 import torch
 from torch import nn, Tensor
 import torch.nn.functional as F
+from .estimator import Estimator, as_estimator
 from .hooks import layer_gram
 from .renyi import mutual_information
 
-# %% ../nbs/23_objective.ipynb #fbdf5d7f
+# %% ../nbs/23_objective.ipynb #a90eff81
 def batch_mutual_information(x:Tensor, # the mini-batch's inputs (n, ...)
                              t:Tensor, # a layer's outputs on them (n, ...), carrying gradients
-                             alpha:float=1.01, # order of the entropy
-                             mode:str='tensor', # the layer's Gram, as in `infonb.hooks.layer_gram`
-                             width='knn', # width rule or value, chosen on this batch
-                             k:int=10, # neighbours for 'knn'
+                             estimator:Estimator|None=None, # alpha, Gram mode, width rule (default: Estimator())
+                             **kw, # estimator fields instead of `estimator` (alpha, mode, width, k, ...)
                             )->Tensor: # I_alpha(X;T) in bits, differentiable in t
     "I_alpha(X;T) on a mini-batch with the tracker's Gram matrices, differentiable in the layer's outputs."
-    Kx, _ = layer_gram(x.detach(), mode, width, k, name='the batch inputs')
-    Kt, _ = layer_gram(t, mode, width, k, name='the batch layer outputs')
-    return mutual_information(Kx, Kt, alpha)
+    e = as_estimator(estimator, **kw)
+    Kx, _ = layer_gram(x.detach(), e, name='the batch inputs')
+    Kt, _ = layer_gram(t, e, name='the batch layer outputs')
+    return mutual_information(Kx, Kt, e.alpha)
 
-# %% ../nbs/23_objective.ipynb #2e961af0
+# %% ../nbs/23_objective.ipynb #d261bcfd
 def information_bottleneck_loss(logits:Tensor, # the network's outputs (n, classes)
                                 y:Tensor, # labels (n,)
                                 x:Tensor, # the mini-batch's inputs (n, ...)
                                 t:Tensor, # the bottleneck layer's outputs (n, ...), with gradients
                                 beta:float, # weight of I(X;T), >= 0
-                                **kw, # estimator options for `batch_mutual_information`
+                                **kw, # the estimator for `batch_mutual_information` (estimator= or fields)
                                )->Tensor: # cross-entropy + beta * I(X;T)
     "The deterministic information bottleneck loss: cross-entropy plus beta times I_alpha(X;T) on the batch."
     if isinstance(beta, bool) or not (float(beta) >= 0):
@@ -40,19 +40,21 @@ def information_bottleneck_loss(logits:Tensor, # the network's outputs (n, class
     if beta == 0: return ce
     return ce + beta * batch_mutual_information(x, t, **kw).to(ce.dtype)
 
-# %% ../nbs/23_objective.ipynb #51064ed3
+# %% ../nbs/23_objective.ipynb #355e0521
 class InformationBottleneck(nn.Module):
     "A `fit` loss: cross-entropy + beta I(X;T) of one layer, its inputs and outputs recorded by hooks."
     def __init__(self,
                  model:nn.Module, # the network being trained
                  layer:str, # the bottleneck layer's name (a module of `model`)
                  beta:float, # weight of I(X;T)
-                 **kw, # estimator options (alpha, mode, width, k)
+                 estimator:Estimator|None=None, # how I(X;T) is estimated (default: Estimator())
+                 **kw, # estimator fields instead of `estimator` (alpha, mode, width, k, ...)
                 ):
         super().__init__()
         modules = dict(model.named_modules())
         if layer not in modules: raise ValueError(f"unknown layer {layer!r}; available: {[n for n in modules if n]}")
-        self.model, self.layer, self.beta, self.kw = model, layer, beta, kw
+        self.model, self.layer, self.beta = model, layer, beta
+        self.estimator = as_estimator(estimator, **kw)
         self.handles, self.x, self.t, self.last_mi = [], None, None, None
         if isinstance(beta, bool) or not (float(beta) >= 0): raise ValueError(f"beta must be a number >= 0, got {beta!r}")
 
@@ -71,6 +73,6 @@ class InformationBottleneck(nn.Module):
         "The loss of the last forward pass."
         if not self.handles: raise RuntimeError("use the loss inside `with InformationBottleneck(...) as loss:`")
         if self.beta == 0: return F.cross_entropy(logits, y)
-        mi = batch_mutual_information(self.x, self.t, **self.kw)
+        mi = batch_mutual_information(self.x, self.t, self.estimator)
         self.last_mi = mi.item()
         return F.cross_entropy(logits, y) + self.beta * mi.to(logits.dtype)
