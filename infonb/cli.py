@@ -30,7 +30,7 @@ RUN_FILES = RUN_STATE + ('records.mi.jsonl', 'history.json', 'dpi.json', 'info_p
                          'mi_matrix.png')  # what a run writes (and --overwrite removes)
 SEED_MAX = 2**32 - 1  # NumPy's seeds are 32-bit
 
-# %% ../nbs/33_cli.ipynb #28a7410e
+# %% ../nbs/33_cli.ipynb #fb9abde4
 def _range_text(kind:str, lo, hi, lo_open:bool=False)->str:
     "'a positive integer', 'an integer in [0, 9]', 'a finite number > 0', ..."
     if kind == 'int' and lo == 1 and hi is None: return 'a positive integer'
@@ -67,7 +67,7 @@ def number(lo:float|None=None, # smallest value allowed
     parse.__name__ = 'float'
     return parse
 
-# %% ../nbs/33_cli.ipynb #00578dd2
+# %% ../nbs/33_cli.ipynb #79626cbe
 def check_device(text:str, # a device: 'cpu', 'cuda', 'cuda:1', 'mps'
                 )->str: # the same text, when this machine has that device
     "A device that exists on this machine, else ValueError saying why."
@@ -506,7 +506,7 @@ def _finish(a:argparse.Namespace, out:Path, tracker, failure:str|None, say, t_st
     say(f"wrote {', '.join(names)} to {out} in {time.time() - t_start:.0f} s")
     return ok
 
-# %% ../nbs/33_cli.ipynb #0c29ffd9
+# %% ../nbs/33_cli.ipynb #15d9d6fa
 def main(argv:list|None=None, # command-line arguments (None: sys.argv[1:])
         )->int: # exit status
     "The `infonb` command: `infonb run [options]` or `infonb sweep [options]`."

@@ -8,7 +8,7 @@ __all__ = ['RECORD_KEYS', 'SERIES_KEYS', 'DPI_CHAINS', 'LOCK_FILE', 'plain', 'ap
            'trajectories', 'DPIReport', 'dpi_report', 'dpi_reports', 'write_json_atomic', 'read_json', 'RunLockedError',
            'RunLock']
 
-# %% ../nbs/30_records.ipynb #bfb0a5c0
+# %% ../nbs/30_records.ipynb #f14da0b2
 import json, math, os, socket, sys, time, warnings
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -18,7 +18,7 @@ from typing import Sequence
 try: import fcntl  # POSIX: the run folder's lock is an flock, released by the kernel when its owner dies
 except ImportError: fcntl = None  # Windows: exclusive creation of the lock file only
 
-# %% ../nbs/30_records.ipynb #282fcf0c
+# %% ../nbs/30_records.ipynb #fff1f8a6
 RECORD_KEYS = ('step', 'epoch', 'layer', 'depth', 'H_T', 'I_XT', 'I_TY', 'I_XT_Y', 'H_X', 'H_Y', 'width',
                'width_rule', 'k', 'mode', 'alpha', 'method', 'n', 'saturated')
 SERIES_KEYS = ('estimator', 'scale')  # one series per estimator and scale; absent in records of one series
@@ -38,7 +38,7 @@ def plain(v, # a number, string, None, bool, list, tuple, dict, tensor or NumPy 
     raise TypeError(f"{name} = {v!r} ({type(v).__name__}) cannot be stored in a record; "
                     "pass numbers, strings, lists or dicts")
 
-# %% ../nbs/30_records.ipynb #a9164fe3
+# %% ../nbs/30_records.ipynb #c3a77f27
 def append_records(path, # JSONL file (created with its folder if missing)
                    records:Sequence[dict], # records to append, one JSON line each
                   ):
@@ -51,7 +51,7 @@ def append_records(path, # JSONL file (created with its folder if missing)
             f.write(json.dumps(r, allow_nan=False) + '\n')
             f.flush()
 
-# %% ../nbs/30_records.ipynb #0740b9fc
+# %% ../nbs/30_records.ipynb #f3c2fdd4
 def _bad_line(path:Path, i:int, raw:bytes, e:Exception)->str:
     "What is wrong with line i of a records file."
     if isinstance(e, UnicodeDecodeError): what = f"not UTF-8 text (binary data?): {raw[:24]!r}..."
@@ -78,7 +78,7 @@ def load_records(path, # a JSONL file written by `append_records` (or a tracker)
         records.append(r)
     return records
 
-# %% ../nbs/30_records.ipynb #c25c0c9e
+# %% ../nbs/30_records.ipynb #d8b06c49
 def as_records(records, # a list of dicts, an iterable of mappings, a JSONL path, or an object with `.records`
                required:Sequence[str]=('step', 'layer'), # keys every record must have
               )->list: # the records, as a new list of dicts
@@ -100,7 +100,7 @@ def as_records(records, # a list of dicts, an iterable of mappings, a JSONL path
         out.append(r)
     return out
 
-# %% ../nbs/30_records.ipynb #6b454d7a
+# %% ../nbs/30_records.ipynb #2a4915d3
 def series(records, # records (see `as_records`)
           )->list: # the distinct {estimator, scale} of the records, in order of first appearance
     "The series that records hold: their distinct `estimator` and `scale` values (only the keys they have)."
@@ -128,7 +128,7 @@ def group_by(records, # records (see `as_records`)
         groups.setdefault(v if len(keys) > 1 else v[0], []).append(r)
     return groups
 
-# %% ../nbs/30_records.ipynb #1dd58779
+# %% ../nbs/30_records.ipynb #1018ad84
 def _series_text(r:dict)->str:
     s = {k: r[k] for k in SERIES_KEYS if k in r}
     return '' if not s else ' (' + ', '.join(f'{k}={v!r}' for k, v in s.items()) + ')'
@@ -150,7 +150,7 @@ def check_series(records, # records (see `as_records`)
         seen.add((r['step'], r['layer']))
     return records
 
-# %% ../nbs/30_records.ipynb #f75b9dd3
+# %% ../nbs/30_records.ipynb #60d84321
 def by_step(records, # records (dicts with step, layer, depth; see `as_records`)
            )->OrderedDict: # step -> [records of that step, by series, then depth]
     "Group records by step (ascending), each step's records by series and depth; a layer twice is an error."
@@ -166,7 +166,7 @@ def by_step(records, # records (dicts with step, layer, depth; see `as_records`)
     def key(r): return order[tuple(r.get(k) for k in SERIES_KEYS)], r['depth']
     return OrderedDict((step, sorted(groups[step].values(), key=key)) for step in sorted(groups))
 
-# %% ../nbs/30_records.ipynb #4946ac29
+# %% ../nbs/30_records.ipynb #8a63f992
 def to_frame(records, # records (see `as_records`)
             ): # a pandas DataFrame, one row per record
     "The records as a pandas DataFrame (pandas is imported here, and only here)."
@@ -175,7 +175,7 @@ def to_frame(records, # records (see `as_records`)
                                           "are plain dicts, e.g. [r['I_XT'] for r in records]") from None
     return pd.DataFrame(as_records(records, required=()))
 
-# %% ../nbs/30_records.ipynb #835374fa
+# %% ../nbs/30_records.ipynb #44d7abf7
 def _is_number(v)->bool: return isinstance(v, Real) and not isinstance(v, bool)
 
 def quantities(records, # records (see `as_records`)
@@ -200,7 +200,7 @@ def steps_of(records, # records (see `as_records`)
     "The measurement steps of records, ascending."
     return sorted({r['step'] for r in as_records(records)})
 
-# %% ../nbs/30_records.ipynb #0174681e
+# %% ../nbs/30_records.ipynb #c72ac21e
 def trajectories(records, # records of one series (see `as_records`)
                  keys:Sequence[str], # the quantities to read, e.g. ('I_XT', 'I_TY', 'step')
                  layers:Sequence[str]|None=None, # which layers (default: all, by depth)
@@ -220,7 +220,7 @@ def trajectories(records, # records of one series (see `as_records`)
     def value(r, k): return float('nan') if r.get(k) is None else float(r[k])
     return {l: {k: np.array([value(r, k) for r in rows if r['layer'] == l]) for k in keys} for l in order}
 
-# %% ../nbs/30_records.ipynb #daecefce
+# %% ../nbs/30_records.ipynb #57bf8b4e
 DPI_CHAINS = {'DPI-1': 'I_XT', 'DPI-2': 'I_TY'}  # chain name -> the quantity that must not increase with depth
 
 @dataclass
@@ -250,7 +250,7 @@ class DPIReport:
         which = ''.join(f"{k}={getattr(self, k)!r}, " for k in SERIES_KEYS if getattr(self, k) is not None)
         return f"DPIReport({which}tol={self.tol}: {held}; {len(self.violations)} violations{w})"
 
-# %% ../nbs/30_records.ipynb #17e65db1
+# %% ../nbs/30_records.ipynb #8af70838
 def _check_tol(tol)->float:
     if isinstance(tol, bool) or not isinstance(tol, Real) or not tol >= 0 or not math.isfinite(tol):
         raise ValueError(f"tol must be a finite number >= 0 (bits), got {tol!r}")
@@ -275,7 +275,7 @@ def _chains(steps:OrderedDict, tol:float)->tuple:
             held[chain] += ok
     return violations, held, pair_ok, pair_n
 
-# %% ../nbs/30_records.ipynb #71aec3e7
+# %% ../nbs/30_records.ipynb #359f8cf5
 def dpi_report(records, # records of one run (list of dicts, a JSONL path or a tracker)
                tol:float=0.0, # bits a deeper layer may exceed a shallower one by before it counts as a violation
                estimator:str|None=None, # the series to report when records hold several: its estimator's name
@@ -307,7 +307,7 @@ def dpi_reports(records, # records (list of dicts, a JSONL path or a tracker)
     records = as_records(records, ('step', 'layer', 'depth'))
     return {tuple(s.get(k) for k in SERIES_KEYS): dpi_report(select(records, **s), tol) for s in series(records)}
 
-# %% ../nbs/30_records.ipynb #435eef8b
+# %% ../nbs/30_records.ipynb #20be4316
 def write_json_atomic(path, # the file to (re)write
                       obj, # JSON-ready data (`plain` is applied: NaN becomes null, tensors numbers)
                       indent:int|None=1, # JSON indentation
@@ -339,7 +339,7 @@ def read_json(path, # a JSON file
     except json.JSONDecodeError as e:
         raise ValueError(f"{path}, line {e.lineno}: not valid JSON ({e.msg})") from None
 
-# %% ../nbs/30_records.ipynb #40287839
+# %% ../nbs/30_records.ipynb #5730b6da
 LOCK_FILE = 'run.lock'  # the lock file's name in a run folder
 
 class RunLockedError(RuntimeError):
@@ -360,7 +360,7 @@ def _lock_info(raw:bytes)->dict:
     except (UnicodeDecodeError, ValueError): return {}
     return info if isinstance(info, dict) else {}
 
-# %% ../nbs/30_records.ipynb #25b3c73f
+# %% ../nbs/30_records.ipynb #cc121a6f
 class RunLock:
     "An exclusive lock on a run folder: a lock file with the owner's pid; a stale one (owner gone) is taken over."
     def __init__(self, folder, # the run folder (created if missing)
@@ -402,7 +402,7 @@ class RunLock:
     def __enter__(self): return self.acquire()
     def __exit__(self, *exc): self.release()
 
-# %% ../nbs/30_records.ipynb #19d58772
+# %% ../nbs/30_records.ipynb #9ea28391
 def _flock(self)->int|None:
     "Lock the file with flock (None: the file system cannot)."
     while True:

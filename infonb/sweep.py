@@ -410,7 +410,7 @@ def sweep_table(rows:list, # rows of `summarize`
     w = [max(len(x) for x in col) for col in zip(head, *body)]
     return '\n'.join('  '.join(c.ljust(k) for c, k in zip(line, w)) for line in [head] + body)
 
-# %% ../nbs/35_sweep.ipynb #31ecbcd9
+# %% ../nbs/35_sweep.ipynb #764aecff
 def check_sweep_args(a:argparse.Namespace, # parsed options
                      p:argparse.ArgumentParser, # the parser, for its one-line errors
                     )->argparse.Namespace: # the options, checked
@@ -438,7 +438,7 @@ def check_sweep_args(a:argparse.Namespace, # parsed options
         except ValueError as e: fail('device', str(e))
     return a
 
-# %% ../nbs/35_sweep.ipynb #4ec476a7
+# %% ../nbs/35_sweep.ipynb #d75b72fb
 SWEEP_FILES = ('sweep.json', 'sweep.csv', 'sweep_summary.csv', 'recommendation.json', 'sweep.png')
 
 def _sweep_outputs(a, out:Path, data:dict, records:list):
@@ -465,7 +465,7 @@ def _sweep_outputs(a, out:Path, data:dict, records:list):
               f"best {r['best_acc']:.3f} at {r['best_acc_count']}")
     print(f"wrote {out}/: {', '.join(SWEEP_FILES)}")
 
-# %% ../nbs/35_sweep.ipynb #fe5ffec1
+# %% ../nbs/35_sweep.ipynb #f64ef1e7
 def main(argv:Sequence[str]|None=None, # command-line arguments (None: sys.argv[1:])
         )->int: # exit status
     "`infonb sweep`: run the filter sweep from the shell and write its records, summary, recommendation and figure."
