@@ -24,11 +24,13 @@ _PUBLIC = {  # name -> the module of infonb that defines it
     'load_records': 'records', 'dpi_report': 'records', 'to_frame': 'records',
     'plot_info_plane': 'plots', 'plot_mip': 'plots', 'plot_dpi': 'plots', 'plot_mi_matrix': 'plots',
 }
-_all_ = ['load_dataset', 'default_dataset', 'probe_batch', 'LeNet5', 'get_model', 'fit', 'capture', 'layer_gram',
-         'gaussian_gram', 'label_gram', 'kernel_width', 'renyi_entropy', 'joint_entropy', 'mutual_information',
-         'conditional_mutual_information', 'set_memory_limit', 'Estimator', 'InfoFlow', 'layer_information',
-         'mi_matrix', 'pid', 'layer_pid', 'load_records', 'dpi_report', 'to_frame', 'plot_info_plane', 'plot_mip',
-         'plot_dpi', 'plot_mi_matrix']  # nbdev writes these into __all__ (it reads a literal list only)
+# nbdev writes these into __all__ (it reads a literal list only)
+_all_ = ['load_dataset', 'default_dataset', 'probe_batch', 'LeNet5', 'get_model', 'fit', 'capture',
+         'layer_gram', 'gaussian_gram', 'label_gram', 'kernel_width', 'renyi_entropy',
+         'joint_entropy', 'mutual_information', 'conditional_mutual_information',
+         'set_memory_limit', 'Estimator', 'InfoFlow', 'layer_information', 'mi_matrix', 'pid',
+         'layer_pid', 'load_records', 'dpi_report', 'to_frame', 'plot_info_plane', 'plot_mip',
+         'plot_dpi', 'plot_mi_matrix']
 
 # %% ../nbs/39_package.ipynb #449c3498
 def __getattr__(name:str):
@@ -39,7 +41,8 @@ def __getattr__(name:str):
     try: mod = importlib.import_module(module)
     except ModuleNotFoundError as e:
         if e.name != module: raise
-        raise AttributeError(f"infonb.{name} comes from {module}, which is not there ({e})") from None
+        raise AttributeError(f"infonb.{name} comes from {module}, which is not there ({e})") \
+            from None
     obj = mod if name == _PUBLIC[name] else getattr(mod, name)
     globals()[name] = obj
     return obj
