@@ -49,4 +49,12 @@ def __getattr__(name:str):
 
 def __dir__()->list:
     "The module's names, the public ones included before they are loaded."
-    return sorted(set(globals()) | set(_PUBLIC))
+    return sorted(set(globals()) | set(__all__))
+
+# %% ../nbs/39_package.ipynb #60d5a45e
+def _here(module:str)->bool:
+    "Whether infonb has this module (found, not imported)."
+    from importlib.util import find_spec
+    return find_spec(f'infonb.{module}') is not None
+
+__all__ = [name for name in __all__ if _here(_PUBLIC[name])]
