@@ -157,7 +157,10 @@ def _dependence(U, L, sign, has_width, alpha, method, correction, name)->Depende
                  f"the dependence of {V} Gram matrices {tuple(U.shape[1:])}",
                  "fewer samples or fewer variables")
     G = torch.cat([U, _joint_grams(L, sign, has_width, correction)])
-    saturated = int(is_saturated(G).sum())
+    k = int(has_width.sum())  # delta kernels only: I/n when all values differ, not a width fault
+    gaussian = torch.cat([has_width, k - has_width.long() > 0, torch.tensor([k > 0])])
+    sat = is_saturated(G) & gaussian.to(G.device).view(-1, *[1] * (G.ndim - 3))
+    saturated = int(sat.sum())
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', SaturationWarning)
         s = renyi_entropy(G, alpha, method).movedim(0, -1)
