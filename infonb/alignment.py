@@ -149,7 +149,7 @@ def alignment_width(x, # features (..., n, d): one variable per leading index
     "Kernel-alignment widths sigma* = argmax A(K_sigma, K_Y) (Wickstrom et al. 2019)."
     return alignment_search(x, Ky, **search_kw).width
 
-# %% ../nbs/05_alignment.ipynb #f2a3da4a
+# %% ../nbs/05_alignment.ipynb #faab37a0
 def smooth_width(previous, # the widths used last time (...), or None at the first measurement
                  best:Tensor, # the widths chosen now (...)
                  momentum:float=0.9, # weight of the previous widths, in [0, 1)
@@ -164,7 +164,7 @@ def smooth_width(previous, # the widths used last time (...), or None at the fir
                          f"{tuple(best.shape)}: a different number of variables")
     return momentum * previous + (1 - momentum) * best
 
-# %% ../nbs/05_alignment.ipynb #faab37a0
+# %% ../nbs/05_alignment.ipynb #abcb7988
 class AlignmentWidth:
     "A width rule that remembers: alignment widths with the label, smoothed over calls per key."
     def __init__(self,
