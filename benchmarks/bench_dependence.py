@@ -30,7 +30,7 @@ if str(ROOT / 'benchmarks') not in sys.path: sys.path.insert(0, str(ROOT / 'benc
 from timing import timed
 from bench_pid import layer_activations
 from infonb.kernels import pairwise_sq_dists
-from infonb.pid import channel_log_grams
+from infonb.hooks import channel_log_grams
 from infonb.alignment import alignment_search, grid_alignment_width
 from infonb.dependence import layer_o_information, dependence_by_products
 

@@ -23,7 +23,7 @@ RUN_DEFAULTS = dict(dataset=None, model='lenet5', epochs=2, train_size=20000, te
 RUN_KEYS = ('dataset', 'model', 'train_size', 'test_size', 'probe_size', 'probe_split', 'alpha',
             'width', 'k', 'mode', 'method', 'measure_every', 'mi_matrix_every', 'batch_size', 'lr',
             'seed', 'pid')
-MODEL_NAMES = ('lenet5', 'small', 'wide', 'vgg16', 'resnet18')  # infonb.models.MODELS
+MODEL_NAMES = ('lenet5', 'small', 'wide', 'vgg16', 'resnet18', 'vit')  # infonb.models.MODELS
 DATASET_NAMES = ('mnist', 'fashion-mnist', 'cifar10')  # infonb.data.DATASETS
 MODE_NAMES = ('tensor', 'hadamard', 'hadamard_sqrtC')  # infonb.hooks.GRAM_MODES
 WIDTH_RULES = ('knn', 'median', 'silverman', 'scott')  # infonb.kernels' width rules

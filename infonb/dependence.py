@@ -14,7 +14,7 @@ from torch import Tensor
 from .kernels import label_gram
 from .renyi import unit_diagonal, renyi_entropy, joint_gram, is_saturated, SaturationWarning
 from .memory import check_memory, gram_bytes, NORMALIZE_COPIES
-from .pid import channel_log_grams
+from .hooks import channel_log_grams
 
 # %% ../nbs/22_dependence.ipynb #480b186e
 @dataclass(frozen=True)
@@ -318,7 +318,7 @@ def layer_o_information(acts, # a layer's outputs on n samples: (n, C, H, W), (n
                        )->LayerDependence: # TC, DTC, O-information, the control, the widths
     "TC, DTC and O-information of a layer's channels (and the label), with the copies control."
     label = name or 'layer'
-    D, widths = channel_log_grams(acts, width, k, name=label, **width_kw)  # K_c = exp(-D_c)
+    D, widths = channel_log_grams(acts, name=label, width=width, k=k, **width_kw)  # K_c = exp(-D_c)
     L, (C, n) = D.neg_(), (D.shape[0], D.shape[-1])
     U, Uy = L.exp(), None if y is None else _label_variable(y, n, label)
     V = C + (Uy is not None)

@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['ACTIVATIONS', 'MODELS', 'MIN_INPUT_SIZE', 'make_activation', 'ConvNet', 'LeNet5', 'SmallCNN', 'WideCNN', 'VGG',
-           'vgg16', 'resnet18', 'get_model', 'input_size_for', 'model_for']
+           'vgg16', 'resnet18', 'vit', 'get_model', 'input_size_for', 'model_for']
 
 # %% ../nbs/11_models.ipynb #8de33845
 import math
@@ -146,7 +146,17 @@ def resnet18(num_classes:int=10, # outputs
     return model
 
 # %% ../nbs/11_models.ipynb #3de4cbe8
-MODELS = {'lenet5': LeNet5, 'small': SmallCNN, 'wide': WideCNN, 'vgg16': vgg16, 'resnet18': resnet18}
+def vit(in_channels:int=1, # input channels
+        num_classes:int=10, # outputs
+        image_size:int=28, # side of the square inputs (a multiple of the patch side, 4)
+        **kwargs, # more arguments for `infonb.vit.ViT` (dim, depth, heads, ...)
+       )->nn.Module:
+    "The small vision transformer of `infonb.vit` (imported when built)."
+    from .vit import ViT
+    return ViT(in_channels, num_classes, image_size, **kwargs)
+
+MODELS = {'lenet5': LeNet5, 'small': SmallCNN, 'wide': WideCNN, 'vgg16': vgg16, 'resnet18': resnet18,
+          'vit': vit}
 
 def get_model(name:str, # one of `MODELS`: 'lenet5', 'small', 'wide', 'vgg16', 'resnet18'
               **kwargs, # arguments for the model's constructor
@@ -178,4 +188,5 @@ def model_for(name:str, # one of `MODELS`
                          f"resize them (load_dataset(..., resize={input_size_for(name, size)}))")
     cls = MODELS[name.lower()]
     if isinstance(cls, type) and issubclass(cls, ConvNet): kwargs.setdefault('input_size', size)
+    if cls is vit: kwargs.setdefault('image_size', size)
     return cls(in_channels=channels, num_classes=num_classes, **kwargs)

@@ -9,7 +9,7 @@ from fastcore.test import test_close as close, test_fail as fails
 
 from infonb.kernels import gaussian_gram, label_gram
 from infonb.renyi import SaturationWarning, renyi_entropy
-from infonb.pid import channel_log_grams
+from infonb.hooks import channel_log_grams
 from infonb.dependence import (Dependence, LayerDependence, check_variables, copies_dependence, dependence,
                                dependence_by_products, dual_total_correlation, layer_o_information,
                                o_information, total_correlation, _leave_one_out)
@@ -217,7 +217,7 @@ def test_layer_equals_kernels_and_label():
     n = 60
     acts = torch.randn(n, 1, 3, 3, generator=g, dtype=F64) + 0.5 * torch.randn(n, 5, 3, 3, generator=g, dtype=F64)
     y = torch.arange(n) % 3
-    D, widths = channel_log_grams(acts, 'median')
+    D, widths = channel_log_grams(acts, width='median')
     Ky = label_gram(y)
     tol = omega_resolution(n, 1.01, 6)
     for corr in (False, True):

@@ -53,7 +53,7 @@ def test_lenet5_rejects(kw, msg):
 
 
 def test_get_model_and_presets():
-    assert set(MODELS) == {'lenet5', 'small', 'wide', 'vgg16', 'resnet18'}
+    assert set(MODELS) == {'lenet5', 'small', 'wide', 'vgg16', 'resnet18', 'vit'}
     with pytest.raises(ValueError, match=r"unknown model 'lenet'; choose one of \['lenet5'"): get_model('lenet')
     with pytest.raises(ValueError, match='num_classes must be a positive integer'): vgg16(num_classes=0)
     with pytest.raises(ValueError, match='in_channels must be a positive integer'): resnet18(in_channels=0)
