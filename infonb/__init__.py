@@ -57,4 +57,4 @@ def _here(module:str)->bool:
     from importlib.util import find_spec
     return find_spec(f'infonb.{module}') is not None
 
-__all__ = [name for name in __all__ if _here(_PUBLIC[name])]
+__all__ = [name for name in _all_ if _here(_PUBLIC[name])]
