@@ -54,7 +54,7 @@ def _here(module:str)->bool:
     "Whether this infonb has this module (found beside this file, not imported)."
     import os
     from importlib.util import find_spec
-    spec, package = find_spec(f'infonb.{module}'), find_spec('infonb')
-    return spec is not None and os.path.dirname(spec.origin or '') == os.path.dirname(package.origin)
+    spec, pkg = find_spec(f'infonb.{module}'), find_spec('infonb')
+    return spec is not None and os.path.dirname(spec.origin or '') == os.path.dirname(pkg.origin)
 
 __all__ = [name for name in _all_ if _here(_PUBLIC[name])]
