@@ -38,11 +38,9 @@ def __getattr__(name:str):
     if name not in _PUBLIC: raise AttributeError(f"module 'infonb' has no attribute {name!r}")
     import importlib
     module = f'infonb.{_PUBLIC[name]}'
-    try: mod = importlib.import_module(module)
-    except ModuleNotFoundError as e:
-        if e.name != module: raise
-        raise AttributeError(f"infonb.{name} comes from {module}, which is not there ({e})") \
-            from None
+    if not _here(_PUBLIC[name]):
+        raise AttributeError(f"infonb.{name} comes from {module}, which is not there")
+    mod = importlib.import_module(module)
     obj = mod if name == _PUBLIC[name] else getattr(mod, name)
     globals()[name] = obj
     return obj
@@ -53,8 +51,10 @@ def __dir__()->list:
 
 # %% ../nbs/39_package.ipynb #60d5a45e
 def _here(module:str)->bool:
-    "Whether infonb has this module (found, not imported)."
+    "Whether this infonb has this module (found beside this file, not imported)."
+    import os
     from importlib.util import find_spec
-    return find_spec(f'infonb.{module}') is not None
+    spec, pkg = find_spec(f'infonb.{module}'), find_spec('infonb')
+    return spec is not None and os.path.dirname(spec.origin or '') == os.path.dirname(pkg.origin)
 
-__all__ = [name for name in __all__ if _here(_PUBLIC[name])]
+__all__ = [name for name in _all_ if _here(_PUBLIC[name])]

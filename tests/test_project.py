@@ -47,7 +47,13 @@ import importlib, importlib.util, os, types
 
 REQUIRED = {'InfoFlow', 'Estimator', 'renyi_entropy', 'mutual_information', 'pid', 'layer_pid', 'dpi_report'}
 HEAVY = ('torch', 'torchvision', 'matplotlib', 'ipywidgets', 'infonb.docs', 'infonb.sweep', 'infonb.plots')
-HAS_ESTIMATOR = importlib.util.find_spec('infonb.estimator') is not None
+def _here(module):
+    "infonb has this module, here (not from another checkout an editable install may point to)."
+    spec = importlib.util.find_spec(f'infonb.{module}')
+    return spec is not None and Path(spec.origin or '').parent == ROOT/'infonb'
+
+
+HAS_ESTIMATOR = _here('estimator')
 
 
 def fresh(code):
@@ -62,7 +68,7 @@ def test_public_face_is_small_and_listed():
     import infonb
     assert len(infonb._PUBLIC) <= 30 and REQUIRED <= set(infonb._PUBLIC)
     assert len(set(infonb.__all__)) == len(infonb.__all__) and set(infonb.__all__) <= set(dir(infonb))
-    here = {n for n, m in infonb._PUBLIC.items() if importlib.util.find_spec(f'infonb.{m}') is not None}
+    here = {n for n, m in infonb._PUBLIC.items() if _here(m)}
     assert set(infonb.__all__) == here                     # a name whose module is missing is not listed
     assert ('Estimator' in infonb.__all__) == HAS_ESTIMATOR
 
