@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['LAYER_PRESETS', 'LayerSpec', 'block_outputs', 'default_layers', 'resolve_layers', 'capture', 'model_device',
-           'layer_outputs', 'channel_log_grams', 'layer_gram']
+           'layer_outputs', 'channel_log_grams', 'read_tokens', 'layer_gram']
 
 # %% ../nbs/12_hooks.ipynb #07fb8847
 import math
@@ -254,9 +254,19 @@ def channel_log_grams(acts, # a layer's outputs on n samples: (n, C, H, W), (n, 
                                                                       "probe batch)")
     return _channel_log_grams(acts, estimator, label, chunk_bytes, summed, factor)
 
+# %% ../nbs/12_hooks.ipynb #5a8e0049
+def read_tokens(acts:Tensor, # a layer's outputs; (n, tokens, d) for a transformer block
+                tokens:str='all', # 'all' tokens, the class token 'cls' (the first), or their 'mean'
+               )->Tensor: # what the Gram matrix is built from
+    "A transformer layer's outputs as an estimator reads them; outputs of other shapes as they are."
+    if tokens == 'all' or acts.ndim != 3: return acts
+    return acts[:, 0] if tokens == 'cls' else acts.mean(1)
+
+
 # %% ../nbs/12_hooks.ipynb #c4a11002
 def _layer_gram(acts:Tensor, estimator:Estimator, label:str, chunk_bytes:int=2**28)->tuple:
     "A layer's unit-diagonal Gram matrix and widths; no memory check (the caller made it)."
+    acts = read_tokens(acts, estimator.tokens)
     n = acts.shape[0]
     if estimator.mode == 'tensor' or acts.ndim == 2:
         flat = as_features(acts.reshape(n, -1), name=label)  # float64, finite
