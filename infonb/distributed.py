@@ -6,7 +6,7 @@
 __all__ = ['world', 'shard', 'RankError', 'share_work', 'gather_rows', 'probe_chunk', 'unwrap', 'probe_outputs', 'launch',
            'measurement_traffic']
 
-# %% ../nbs/24_distributed.ipynb #5e5ddf6b
+# %% ../nbs/24_distributed.ipynb #01eb5c14
 import datetime, math, os, socket
 from collections import OrderedDict
 from typing import Callable, Sequence
@@ -15,13 +15,13 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from .hooks import layer_outputs
 
-# %% ../nbs/24_distributed.ipynb #9a183e73
+# %% ../nbs/24_distributed.ipynb #06b51823
 def world()->tuple: # (rank, number of ranks)
     "This process's rank and the number of processes: (0, 1) outside an initialised process group."
     if dist.is_available() and dist.is_initialized(): return dist.get_rank(), dist.get_world_size()
     return 0, 1
 
-# %% ../nbs/24_distributed.ipynb #1be7ff0b
+# %% ../nbs/24_distributed.ipynb #81d64f6f
 def shard(n:int, # items to divide
           rank:int|None=None, # whose share (default: this process's)
           size:int|None=None, # among how many ranks (default: the process group's)
@@ -32,7 +32,7 @@ def shard(n:int, # items to divide
     start = rank * base + min(rank, extra)
     return range(start, start + base + (rank < extra))
 
-# %% ../nbs/24_distributed.ipynb #180ce6dc
+# %% ../nbs/24_distributed.ipynb #43faf0ef
 class RankError(RuntimeError):
     "Another rank raised inside a collective call: every rank stops; the failing rank reports its own error."
 
@@ -47,7 +47,7 @@ def _agree(value, error:BaseException|None)->list:
         raise RankError(f"rank {failed[0][0]} of {size} failed: {failed[0][1]}")
     return [v for v, _ in got]
 
-# %% ../nbs/24_distributed.ipynb #399d46d9
+# %% ../nbs/24_distributed.ipynb #58dc8498
 def share_work(fn:Callable, # fn(item) -> a picklable result
                items:Sequence, # the independent pieces of work, the same on every rank
               )->list: # [fn(item) for item in items], on every rank
@@ -58,7 +58,7 @@ def share_work(fn:Callable, # fn(item) -> a picklable result
     except Exception as e: mine, error = None, e
     return [x for part in _agree(mine, error) for x in part]
 
-# %% ../nbs/24_distributed.ipynb #0039925e
+# %% ../nbs/24_distributed.ipynb #c516ad3e
 def gather_rows(t:torch.Tensor, # this rank's rows (m_r, ...); the trailing shape is the same on every rank
                )->torch.Tensor: # every rank's rows concatenated in rank order, on every rank
     "All-gather tensors along dim 0 whose row counts may differ between ranks."
@@ -72,7 +72,7 @@ def gather_rows(t:torch.Tensor, # this rank's rows (m_r, ...); the trailing shap
     dist.all_gather(parts, padded)
     return torch.cat([p[:c] for p, c in zip(parts, counts)])
 
-# %% ../nbs/24_distributed.ipynb #5be68932
+# %% ../nbs/24_distributed.ipynb #0d3fce2f
 def probe_chunk(n:int, # probe samples
                 ranks:int|None=None, # processes (default: the process group's)
                )->int: # rows per rank's block (the last block may be shorter)
@@ -89,7 +89,7 @@ def unwrap(model:torch.nn.Module)->torch.nn.Module:
     return model.module if isinstance(model, (torch.nn.parallel.DistributedDataParallel,
                                               torch.nn.DataParallel)) else model
 
-# %% ../nbs/24_distributed.ipynb #ef7ac263
+# %% ../nbs/24_distributed.ipynb #7201b2e8
 def probe_outputs(model:torch.nn.Module, # the network (DDP-wrapped or bare)
                   x:torch.Tensor, # the probe's inputs (n, ...), the same on every rank
                   layers=None, # which layers (see `infonb.hooks.resolve_layers`)
@@ -102,7 +102,7 @@ def probe_outputs(model:torch.nn.Module, # the network (DDP-wrapped or bare)
     acts = layer_outputs(unwrap(model), x[rank * chunk:(rank + 1) * chunk], layers, **kw)
     return OrderedDict((name, gather_rows(a)) for name, a in acts.items())
 
-# %% ../nbs/24_distributed.ipynb #732eff80
+# %% ../nbs/24_distributed.ipynb #f57e044b
 def _free_port()->int:
     "A free TCP port on the loopback interface."
     with socket.socket() as s:
@@ -119,7 +119,7 @@ def _worker(rank:int, size:int, port:int, fn:Callable, args:tuple, timeout:float
         raise
     finally: dist.destroy_process_group()
 
-# %% ../nbs/24_distributed.ipynb #31f807b1
+# %% ../nbs/24_distributed.ipynb #a00263c1
 def launch(fn:Callable, # an importable function: spawned processes unpickle it by name
            nprocs:int=2, # processes
            args:tuple=(), # fn's arguments
@@ -143,7 +143,7 @@ def launch(fn:Callable, # an importable function: spawned processes unpickle it 
     if died is not None: raise RankError(f"a rank of {nprocs} died: {died}")
     return [got[r][0] for r in range(nprocs)]
 
-# %% ../nbs/24_distributed.ipynb #83196e9b
+# %% ../nbs/24_distributed.ipynb #4821864a
 def _count_pairs(C:int)->tuple:
     "Example task: (pairs this rank computed, all results) for the C(C-1)/2 pairs of C channels."
     pairs = [(i, j) for i in range(C) for j in range(i + 1, C)]
@@ -151,13 +151,13 @@ def _count_pairs(C:int)->tuple:
     results = share_work(lambda p: done.append(p) or p[0] * C + p[1], pairs)
     return len(done), results
 
-# %% ../nbs/24_distributed.ipynb #6f0f76da
+# %% ../nbs/24_distributed.ipynb #151f9bbd
 def _fail_on(rank:int)->list:
     "Example task: rank `rank` raises in its share of the work."
     me = world()[0]
     return share_work(lambda i: 1 / 0 if me == rank else i, list(range(4)))
 
-# %% ../nbs/24_distributed.ipynb #92e75ee8
+# %% ../nbs/24_distributed.ipynb #e4b18af2
 def measurement_traffic(n:int, # probe samples
                         widths:Sequence[int], # values per sample of each measured layer's output
                         ranks:int, # processes

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['batch_mutual_information', 'information_bottleneck_loss', 'InformationBottleneck']
 
-# %% ../nbs/23_objective.ipynb #4b081053
+# %% ../nbs/23_objective.ipynb #80339b52
 import torch
 from torch import nn, Tensor
 import torch.nn.functional as F
@@ -13,7 +13,7 @@ from .estimator import Estimator, as_estimator
 from .hooks import layer_gram
 from .renyi import mutual_information
 
-# %% ../nbs/23_objective.ipynb #a90eff81
+# %% ../nbs/23_objective.ipynb #3628dba4
 def batch_mutual_information(x:Tensor, # the mini-batch's inputs (n, ...)
                              t:Tensor, # a layer's outputs on them (n, ...), carrying gradients
                              estimator:Estimator|None=None, # alpha, Gram mode, width rule (default: Estimator())
@@ -25,7 +25,7 @@ def batch_mutual_information(x:Tensor, # the mini-batch's inputs (n, ...)
     Kt, _ = layer_gram(t, e, name='the batch layer outputs')
     return mutual_information(Kx, Kt, e.alpha)
 
-# %% ../nbs/23_objective.ipynb #d261bcfd
+# %% ../nbs/23_objective.ipynb #c88a10a5
 def information_bottleneck_loss(logits:Tensor, # the network's outputs (n, classes)
                                 y:Tensor, # labels (n,)
                                 x:Tensor, # the mini-batch's inputs (n, ...)
@@ -40,7 +40,7 @@ def information_bottleneck_loss(logits:Tensor, # the network's outputs (n, class
     if beta == 0: return ce
     return ce + beta * batch_mutual_information(x, t, **kw).to(ce.dtype)
 
-# %% ../nbs/23_objective.ipynb #355e0521
+# %% ../nbs/23_objective.ipynb #80151ff6
 class InformationBottleneck(nn.Module):
     "A `fit` loss: cross-entropy + beta I(X;T) of one layer, its inputs and outputs recorded by hooks."
     def __init__(self,

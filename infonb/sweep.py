@@ -152,7 +152,8 @@ def measure_filters(acts:torch.Tensor, # the layer's outputs on the probe (n, C,
                 out[f'label_mi{tag}'] = float(mutual_information(Kh, Ky, alpha))
                 out.update({f'{f}{tag}': float('nan') for f in _PID_FIELDS})
                 continue
-            s = layer_pid(acts, y, alpha=alpha, k=k, joint_width_correction=corr, name=name).summary()
+            s = layer_pid(acts, y, alpha=alpha, k=k, mode='hadamard_sqrtC' if corr else 'hadamard',
+                          name=name).summary()
             out[f'label_mi{tag}'] = s['I_TY_layer']
             out.update({f'rst{tag}': s['RST'], f'wni{tag}': s['WNI'], f'synergy{tag}': s['synergy'], f'redundancy{tag}': s['redundancy'],
                         f'self_synergy{tag}': s['self_synergy'], f'rst_self{tag}': s['RST_self'], f'wni_self{tag}': s['WNI_self']})

@@ -5,12 +5,12 @@
 # %% auto #0
 __all__ = ['PatchEmbedding', 'EncoderBlock', 'ViT']
 
-# %% ../nbs/14_vit.ipynb #e3ad5731
+# %% ../nbs/14_vit.ipynb #19f0fd2c
 import math
 import torch
 from torch import nn, Tensor
 
-# %% ../nbs/14_vit.ipynb #08bb5768
+# %% ../nbs/14_vit.ipynb #383f353a
 class PatchEmbedding(nn.Module):
     "Non-overlapping p x p patches, linearly embedded, with a class token and position embeddings."
     def __init__(self,
@@ -29,7 +29,7 @@ class PatchEmbedding(nn.Module):
         t = self.proj(x).flatten(2).transpose(1, 2)
         return torch.cat([self.cls.expand(len(t), -1, -1), t], 1) + self.pos
 
-# %% ../nbs/14_vit.ipynb #76e9c9c0
+# %% ../nbs/14_vit.ipynb #5109bc2a
 class EncoderBlock(nn.Module):
     "A pre-norm transformer block: x + attention(LN(x)), then x + MLP(LN(x))."
     def __init__(self,
@@ -49,7 +49,7 @@ class EncoderBlock(nn.Module):
         x = x + self.attn(h, h, h, need_weights=False)[0]
         return x + self.mlp(self.norm2(x))
 
-# %% ../nbs/14_vit.ipynb #c50109ff
+# %% ../nbs/14_vit.ipynb #e501ff6e
 class ViT(nn.Module):
     "A small vision transformer for 28 x 28 or 32 x 32 images; `info_layers`: embedding, blocks, head."
     def __init__(self,

@@ -36,7 +36,7 @@ def test_names(kw, name):
     (dict(alpha=True), ValueError, 'alpha must be a finite number > 0'),
     (dict(width=True), TypeError, 'width must be a rule name, a positive number or a callable'),
     (dict(width=False), TypeError, 'got the boolean False'),
-    (dict(width='widest'), ValueError, "unknown width rule width='widest'"),
+    (dict(width='widest'), ValueError, "unknown width rule 'widest'"),
     (dict(width=-1.0), ValueError, 'must be finite and > 0'),
     (dict(width=torch.ones(3)), TypeError, 'not a tensor of widths'),
     (dict(width=[1.0]), TypeError, 'width must be a rule name'),

@@ -200,7 +200,7 @@ def test_saturation_warned_once_naming_the_layer(probe):
     (dict(alpha=0), 'alpha must be a finite number > 0'),
     (dict(alpha=-1.0), 'alpha must be a finite number > 0'),
     (dict(mode='product'), "unknown mode 'product'"),
-    (dict(width='widest'), "unknown width rule width='widest'"),
+    (dict(width='widest'), "unknown width rule 'widest'"),
     (dict(k=True), 'k must be an integer >= 1'),
     (dict(estimators='tensor'), 'estimators must be an Estimator or a non-empty list'),
     (dict(estimators=[Estimator(), Estimator()]), 'appear twice'),
