@@ -121,7 +121,6 @@ def test_pid_is_the_module():
     assert pid is m and infonb.pid is m and infonb.layer_pid is m.layer_pid
 
 
-@pytest.mark.xfail(strict=False, reason='the callable module infonb.pid comes with the pid redesign (another branch)')
 def test_pid_module_is_callable():
     import torch
     from infonb import pid, gaussian_gram, label_gram
