@@ -21,15 +21,21 @@ from .renyi import (ENTROPY_METHODS, exact_entropy, register_entropy_method, che
 
 # %% ../nbs/03_approx.ipynb #6fab464e
 def estimate_memory(n:int, # samples
-                    batch:int=1, # Gram matrices computed at once (channels, layers, the 3 of a mutual information)
+                    # Gram matrices computed at once (channels, layers, the 3 of a mutual
+                    # information)
+                    batch:int=1,
                     method:str='exact', # entropy method
-                    d:int|None=None, # features per sample, to include building the Gram matrices from them
-                    krylov_dim:int|None=None, # subspace dimension of an approximation (default 512; n/2 for 'lowrank')
+                    # features per sample, to include building the Gram matrices from them
+                    d:int|None=None,
+                    # subspace dimension of an approximation (default 512; n/2 for 'lowrank')
+                    krylov_dim:int|None=None,
                     itemsize:int=8, # bytes per number (float64)
                    )->int: # peak bytes
     "Predicted peak memory of computing `batch` entropies of n-sample Gram matrices (and of building them from d features)."
-    known = set(ENTROPY_METHODS) | {'lanczos', 'lowrank', 'deflated', 'auto'}  # this module registers the last four
-    if method not in known: raise ValueError(f"unknown entropy method {method!r}; available: {sorted(known)}")
+    # this module registers the last four
+    known = set(ENTROPY_METHODS) | {'lanczos', 'lowrank', 'deflated', 'auto'}
+    if method not in known:
+        raise ValueError(f"unknown entropy method {method!r}; available: {sorted(known)}")
     nn = float(n) * n * itemsize * batch
     gram = GRAM_COPIES * nn + float(n) * d * itemsize * batch if d else 0.
     entropy = (1 + NORMALIZE_COPIES) * nn
@@ -44,11 +50,13 @@ def chunked_sq_dists(x, # features (..., n, d)
                     )->Tensor: # squared Euclidean distances (..., n, n), float64
     "Pairwise squared distances computed `chunk` rows at a time into one allocation: same values as `pairwise_sq_dists`."
     x = as_features(x)
-    if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1: raise ValueError(f"chunk must be a positive int, got {chunk!r}")
+    if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
+        raise ValueError(f"chunk must be a positive int, got {chunk!r}")
     batch, n = x.shape[:-2], x.shape[-2]
     nb = math.prod(batch)
     check_memory(8 * nb * (n * n + 2 * min(chunk, n) * n + 2 * x.shape[-1] * n),
-                 f"chunked_sq_dists of features {tuple(x.shape)}", "a smaller probe batch (fewer samples n)")
+                 f"chunked_sq_dists of features {tuple(x.shape)}", "a smaller probe batch (fewer "
+                                                                   "samples n)")
     x, sq = _centred(x)  # centring reduces cancellation, as in pairwise_sq_dists
     d2 = torch.empty(*batch, n, n, dtype=x.dtype, device=x.device)
     for i in range(0, n, chunk):
@@ -57,7 +65,8 @@ def chunked_sq_dists(x, # features (..., n, d)
 
 # %% ../nbs/03_approx.ipynb #76b971c3
 def chunked_gaussian_gram(x, # features (..., n, d)
-                          width='knn', # 'knn', 'silverman', 'scott', widths (number or tensor) or a callable
+                          # 'knn', 'silverman', 'scott', widths (number or tensor) or a callable
+                          width='knn',
                           k:int=10, # neighbours for 'knn'
                           chunk:int=1024, # rows computed at a time
                           **width_kw, # more options for kernel_width ('silverman', 'scott')
@@ -67,13 +76,14 @@ def chunked_gaussian_gram(x, # features (..., n, d)
     x = as_features(x)
     batch, n = x.shape[:-2], x.shape[-2]
     if isinstance(rule, str) and rule not in ('knn', 'silverman', 'scott'):
-        raise ValueError(f"chunked_gaussian_gram supports the width rules 'knn', 'silverman', 'scott', "
-                         f"fixed widths and callables, not width={rule!r} (it needs every distance at "
-                         "once): use infonb.kernels.gaussian_gram")
+        raise ValueError(f"chunked_gaussian_gram supports the width rules 'knn', 'silverman', "
+                         f"'scott', fixed widths and callables, not width={rule!r} (it needs every "
+                         f"distance at once): use infonb.kernels.gaussian_gram")
     if rule != 'knn': s = kernel_width(x, rule, k=k, **width_kw)
     else: _check_k(k)
     d2 = chunked_sq_dists(x, chunk)
-    if rule == 'knn':  # mean distance to the k nearest (distinct) neighbours, from the same row chunks
+    # mean distance to the k nearest (distinct) neighbours, from the same row chunks
+    if rule == 'knn':
         s = _fallback_widths(_knn_width(lambda b: d2[..., b, :], n, k, chunk))
     scale = 2 * s.to(d2.device)[..., None, None] ** 2
     for i in range(0, n, chunk): d2[..., i:i + chunk, :] = torch.exp(-d2[..., i:i + chunk, :] / scale)
@@ -107,7 +117,8 @@ def _lanczos_iter(A:Tensor, V:Tensor, steps:int, reorth:bool=True):
     "Lanczos from each column of V (..., n, p) at once, yielding diagonals and off-diagonals (..., p, j) after each step j."
     n, p = V.shape[-2:]
     Q = V / V.norm(dim=-2, keepdim=True)
-    # each probe's Lanczos vectors as rows (..., p, steps, n): reorthogonalisation is then two batched matrix products
+    # each probe's Lanczos vectors as rows (..., p, steps, n): reorthogonalisation is then two
+    # batched matrix products
     basis = torch.empty(*V.shape[:-2], p, steps, n, dtype=A.dtype, device=A.device) if reorth else None
     Qprev, beta = torch.zeros_like(Q), torch.zeros(V.shape[:-2] + (p,), dtype=A.dtype, device=A.device)
     alphas, betas = [], []
@@ -120,7 +131,8 @@ def _lanczos_iter(A:Tensor, V:Tensor, steps:int, reorth:bool=True):
             B = basis[..., :j + 1, :]
             for _ in range(2): W = W - (B.mT @ (B @ W.mT[..., None]))[..., 0].mT
         b = W.norm(dim=-2)
-        ok = b > 1e-13 * a.abs().clamp_min(1e-300)  # breakdown: the probe's Krylov space is invariant, stop it there
+        # breakdown: the probe's Krylov space is invariant, stop it there
+        ok = b > 1e-13 * a.abs().clamp_min(1e-300)
         b = torch.where(ok, b, 0.)
         Qprev, Q = Q, torch.where(ok[..., None, :], W / torch.where(ok, b, 1.)[..., None, :], 0.)
         alphas.append(a); betas.append(b); beta = b
@@ -141,12 +153,14 @@ def _tridiag(a:Tensor, b:Tensor)->Tensor:
     return torch.diag_embed(a) + torch.diag_embed(b, 1) + torch.diag_embed(b, -1)
 
 def gauss_radau_nodes(a:Tensor, # Lanczos diagonals (..., m)
-                      b:Tensor, # Lanczos off-diagonals (..., m); b[..., -1] couples to the next vector
+                      # Lanczos off-diagonals (..., m); b[..., -1] couples to the next vector
+                      b:Tensor,
                      ): # ((nodes, weights) of the Gauss rule (..., m), (nodes, weights) of the Radau rule (..., m+1))
     "Gauss and Gauss-Radau (one node fixed at 0) quadrature rules of Lanczos runs, for unit start vectors."
     th, Y = torch.linalg.eigh(_tridiag(a, b[..., :-1]))
     gauss = (th.clamp(0, 1), Y[..., 0, :] ** 2)
-    # Radau: extend T by one row so that 0 is an eigenvalue; its last diagonal entry is b_m^2 (T^-1)_mm
+    # Radau: extend T by one row so that 0 is an eigenvalue; its last diagonal entry is b_m^2
+    # (T^-1)_mm
     ok = th.amin(-1) > 1e-12 * th.amax(-1).clamp_min(1e-300)
     delta = b[..., -1] ** 2 * (Y[..., -1, :] ** 2 / torch.where(ok[..., None], th, 1.)).sum(-1)
     th2, Y2 = torch.linalg.eigh(_tridiag(torch.cat([a, delta[..., None]], -1), b))
@@ -173,11 +187,13 @@ def quadrature_entropy(top:Tensor, # eigenvalues taken as exact (..., k); zeros 
     floor = _floor(torch.cat([top, values.flatten(-2)], -1), n)
     r = (1 - top.sum(-1)).clamp_min(0)  # the trace left for the rest of the spectrum
     top_term = (top * _g(top, alpha, floor)).sum(-1)
-    num, den = (masses * _g(values, alpha, floor[..., None])).sum(-2), masses.sum(-2)  # per probe (..., P)
+    # per probe (..., P)
+    num, den = (masses * _g(values, alpha, floor[..., None])).sum(-2), masses.sum(-2)
     N, D = num.sum(-1), den.sum(-1)
     ok = D > 0
     k = (top > 0).sum(-1)
-    uniform = _g((r / (n - k).clamp_min(1))[..., None], alpha, floor)[..., 0]  # no information left: spread evenly
+    # no information left: spread evenly
+    uniform = _g((r / (n - k).clamp_min(1))[..., None], alpha, floor)[..., 0]
     R = torch.where(ok, N / torch.where(ok, D, 1.), uniform)
     P = num.shape[-1]
     resid = num - R[..., None] * den
@@ -194,21 +210,27 @@ def _error_estimate(sg:Tensor, sr:Tensor, se:Tensor, alpha:float)->Tensor:
 def _check_normalised(A, name:str='A')->Tensor:
     "A batch of normalised Gram matrices (..., n, n) in float64 with unit trace, as renyi_entropy passes them."
     if not isinstance(A, Tensor): A = torch.as_tensor(A)
-    if not A.is_floating_point(): raise TypeError(f"{name} has dtype {A.dtype}; Gram matrices must be floating point")
-    if A.ndim < 2 or A.shape[-1] != A.shape[-2]: raise ValueError(f"{name} must be square (..., n, n), got shape {tuple(A.shape)}")
-    if A.shape[-1] < 2: raise ValueError(f"{name} has n={A.shape[-1]} samples (shape {tuple(A.shape)}); need n >= 2")
+    if not A.is_floating_point():
+        raise TypeError(f"{name} has dtype {A.dtype}; Gram matrices must be floating point")
+    if A.ndim < 2 or A.shape[-1] != A.shape[-2]:
+        raise ValueError(f"{name} must be square (..., n, n), got shape {tuple(A.shape)}")
+    if A.shape[-1] < 2:
+        raise ValueError(f"{name} has n={A.shape[-1]} samples (shape {tuple(A.shape)}); need n >= "
+                         "2")
     A = A.to(torch.float64)
     tr = A.diagonal(dim1=-2, dim2=-1).sum(-1)
     if not torch.isfinite(tr).all() or ((tr - 1).abs() > 1e-6).any():
-        raise ValueError(f"{name} must be a normalised Gram matrix with unit trace (got trace {tr.flatten()[:4].tolist()}); "
-                         "normalise it with infonb.renyi.normalize_gram, or call renyi_entropy(K, alpha, method=...)")
+        raise ValueError(f"{name} must be a normalised Gram matrix with unit trace (got trace "
+                         f"{tr.flatten()[:4].tolist()}); normalise it with "
+                         "infonb.renyi.normalize_gram, or call renyi_entropy(K, alpha, method=...)")
     return A
 
 def _check_option(value, name:str, choices):
     if value not in choices: raise ValueError(f"{name} must be one of {choices}, got {value!r}")
 
 def _check_int(value, name:str, low:int):
-    if isinstance(value, bool) or not isinstance(value, int) or value < low: raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
 
 # %% ../nbs/03_approx.ipynb #9b847106
 def slq_entropy(A:Tensor, # normalised Gram matrices (..., n, n), unit trace
@@ -218,7 +240,8 @@ def slq_entropy(A:Tensor, # normalised Gram matrices (..., n, n), unit trace
                 rtol:float=0.01, # adaptive: stop when the estimated relative error is below rtol
                 max_steps:int=40, # adaptive: most steps
                 quadrature:str='midpoint', # 'gauss', 'radau' or 'midpoint' (their mean)
-                on_fail:str='warn', # not within rtol after max_steps: 'warn', 'exact' (compute it) or 'ignore'
+                # not within rtol after max_steps: 'warn', 'exact' (compute it) or 'ignore'
+                on_fail:str='warn',
                 seed:int|None=0, # seed of the probes (None: torch's global generator)
                 generator:torch.Generator|None=None, # or a generator to draw them from
                 return_error:bool=False, # also return the estimated error in bits
@@ -230,7 +253,9 @@ def slq_entropy(A:Tensor, # normalised Gram matrices (..., n, n), unit trace
     if steps is not None: _check_int(steps, 'steps', 1)
     n, batch = A.shape[-1], A.shape[:-2]
     m_max = min(steps or max_steps, n)
-    check_memory(8 * math.prod(batch) * n * probes * (m_max + 4), f"slq_entropy on {tuple(A.shape)} with {probes} probes x {m_max} steps",
+    check_memory(8 * math.prod(batch) * n * probes * (m_max + 4), f"slq_entropy on "
+                                                                  f"{tuple(A.shape)} with {probes} "
+                                                                  f"probes x {m_max} steps",
                  "fewer probes or steps")
     V = rademacher(batch + (n, probes), make_generator(seed, generator, A.device), A.device)
     top = torch.zeros(batch + (1,), dtype=A.dtype, device=A.device)
@@ -247,8 +272,9 @@ def slq_entropy(A:Tensor, # normalised Gram matrices (..., n, n), unit trace
             S = exact_entropy(A, alpha)
             return (S, torch.zeros_like(S)) if return_error else S
         if on_fail == 'warn':
-            warnings.warn(f"slq_entropy: after {a.shape[-1]} Lanczos steps the estimated error is {(err / mid.abs()).max().item():.2%}, "
-                          f"not rtol={rtol:.2%}; use more probes, or method='deflated'", stacklevel=2)
+            warnings.warn(f"slq_entropy: after {a.shape[-1]} Lanczos steps the estimated error is "
+                          f"{(err / mid.abs()).max().item():.2%}, not rtol={rtol:.2%}; use more "
+                          "probes, or method='deflated'", stacklevel=2)
     est = {'gauss': sg, 'radau': sr, 'midpoint': mid}[quadrature]
     return (est, err) if return_error else est
 
@@ -263,17 +289,22 @@ class BlockKrylov:
         n, batch = A.shape[-1], A.shape[:-2]
         self.A, self.b, self.n, self.max_dim = A, block, n, min(max_dim, n)
         check_memory(8 * math.prod(batch) * (n * (self.max_dim + block) + 2 * (self.max_dim + block) ** 2),
-                     f"a block Krylov space of dimension {self.max_dim} for matrices {tuple(A.shape)}", "a smaller block or fewer steps")
-        self.Q = torch.empty(*batch, n, self.max_dim + block, dtype=A.dtype, device=A.device)  # columns are written before read
+                     f"a block Krylov space of dimension {self.max_dim} for matrices "
+                     f"{tuple(A.shape)}", "a smaller block or fewer steps")
+        # columns are written before read
+        self.Q = torch.empty(*batch, n, self.max_dim + block, dtype=A.dtype, device=A.device)
         self.T = torch.zeros(*batch, self.max_dim, self.max_dim, dtype=A.dtype, device=A.device)
         Q0, self.R0 = torch.linalg.qr(rademacher(batch + (n, block), generator, A.device, A.dtype))
         self.Q[..., :block] = Q0  # the probes are Q0 R0: their coordinates in the basis are [R0; 0]
-        self.newest, self.dim, self.R = Q0.contiguous(), 0, None  # the newest block, row-major for the product with A
+        # the newest block, row-major for the product with A
+        self.newest, self.dim, self.R = Q0.contiguous(), 0, None
 
     def step(self):
         "Multiply the newest block by A and orthogonalise it: the subspace grows by b."
         b, D = self.b, self.dim
-        if D + b > self.max_dim: raise RuntimeError(f"the block Krylov space is full (dimension {D} of at most {self.max_dim})")
+        if D + b > self.max_dim:
+            raise RuntimeError(f"the block Krylov space is full (dimension {D} of at most "
+                               f"{self.max_dim})")
         Qa = self.Q[..., :D + b]
         W = self.A @ self.newest
         H = Qa.mT @ W; W = W - Qa @ H
@@ -283,7 +314,8 @@ class BlockKrylov:
         self.T[..., D:D + b, :D + b] = H.mT
         self.T[..., D:D + b, D:D + b] = (H[..., D:, :] + H[..., D:, :].mT) / 2
         Qn, _ = torch.linalg.qr(W)
-        Qn = Qn - Qa @ (Qa.mT @ Qn); Qn, _ = torch.linalg.qr(Qn)  # W may be rank deficient: keep the basis orthonormal
+        # W may be rank deficient: keep the basis orthonormal
+        Qn = Qn - Qa @ (Qa.mT @ Qn); Qn, _ = torch.linalg.qr(Qn)
         self.R = Qn.mT @ W  # A Q_last = (earlier blocks) + Q_next R
         self.Q[..., D + b:D + 2 * b] = Qn
         self.newest, self.dim = Qn.contiguous(), D + b
@@ -300,7 +332,8 @@ class BlockKrylov:
         D, b = self.dim, self.b
         ok = th.amin(-1) > 1e-12 * th.amax(-1).clamp_min(1e-300)  # T singular: 0 is already a node
         Yl = Y[..., D - b:, :]
-        M = (Yl / torch.where(ok[..., None], th, 1.)[..., None, :]) @ Yl.mT  # last diagonal block of T^-1
+        # last diagonal block of T^-1
+        M = (Yl / torch.where(ok[..., None], th, 1.)[..., None, :]) @ Yl.mT
         T2 = torch.zeros(*th.shape[:-1], D + b, D + b, dtype=th.dtype, device=th.device)
         T2[..., :D, :D] = self.T[..., :D, :D]
         T2[..., D:, D - b:D] = self.R
@@ -323,7 +356,8 @@ def top_eigvals(A:Tensor, # symmetric PSD matrices (..., n, n)
     if not isinstance(A, Tensor): A = torch.as_tensor(A)
     A = A.to(torch.float64)
     n = A.shape[-1]
-    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= n: raise ValueError(f"k must be an int in [1, n={n}], got {k!r}")
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= n:
+        raise ValueError(f"k must be an int in [1, n={n}], got {k!r}")
     block = block or (32 if k <= 128 else 64)
     max_dim = max_dim or max(4 * k, k + 256)
     if max_dim > n // 2: return symmetric_eigvals(A).flip(-1)[..., :k]
@@ -337,8 +371,9 @@ def top_eigvals(A:Tensor, # symmetric PSD matrices (..., n, n)
         done = bool((res[..., :k] <= conv_tol * th[..., :k].clamp_min(1e-300)).all())
         if done or full: break
         next_check = int(kry.dim * 1.25)
-    if not done: warnings.warn(f"top_eigvals: the top {k} Ritz values did not converge to conv_tol={conv_tol} in a subspace of "
-                               f"dimension {kry.dim}; raise max_dim", stacklevel=2)
+    if not done: warnings.warn(f"top_eigvals: the top {k} Ritz values did not converge to "
+                               f"conv_tol={conv_tol} in a subspace of dimension {kry.dim}; raise "
+                               "max_dim", stacklevel=2)
     return th[..., :k]
 
 # %% ../nbs/03_approx.ipynb #a4c8422a
@@ -364,11 +399,16 @@ def _lowrank_bounds(top:Tensor, n:int, alpha:float, frob2:Tensor):
 def lowrank_entropy(A:Tensor, # normalised Gram matrices (..., n, n), unit trace
                     alpha:float=1.01, # order > 0
                     k:int|None=None, # top eigenvalues to compute; None: adaptive (see rtol)
-                    rtol:float=0.01, # adaptive: grow k until upper and lower bound are within rtol (relative)
+                    # adaptive: grow k until upper and lower bound are within rtol (relative)
+                    rtol:float=0.01,
                     max_rank:int|None=None, # adaptive: largest k (default n // 4)
-                    tail:str='uniform', # 'uniform' (Dong et al.; an upper bound), 'moment' or 'concentrated' (lower bounds)
-                    block:int|None=None, # block size of the Krylov space (default 64; 32 for a fixed k <= 128)
-                    conv_tol:float=1e-2, # Ritz pairs count as converged when ||A u - theta u|| <= conv_tol * theta
+                    # 'uniform' (Dong et al.; an upper bound), 'moment' or 'concentrated' (lower
+                    # bounds)
+                    tail:str='uniform',
+                    # block size of the Krylov space (default 64; 32 for a fixed k <= 128)
+                    block:int|None=None,
+                    # Ritz pairs count as converged when ||A u - theta u|| <= conv_tol * theta
+                    conv_tol:float=1e-2,
                     seed:int|None=0, # seed of the start block
                     generator:torch.Generator|None=None, # or a generator to draw it from
                     return_bounds:bool=False, # also return the lower and the upper bound
@@ -380,13 +420,15 @@ def lowrank_entropy(A:Tensor, # normalised Gram matrices (..., n, n), unit trace
     g = make_generator(seed, generator, A.device)
     frob2 = (A * A).sum((-2, -1))
     if k is not None:
-        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k < n: raise ValueError(f"k must be an int in [1, n-1={n - 1}], got {k!r}")
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k < n:
+            raise ValueError(f"k must be an int in [1, n-1={n - 1}], got {k!r}")
         top = top_eigvals(A, k, block, conv_tol, generator=g)
     else:
         max_rank = min(max_rank or max(n // 4, 1), n - 1)
         block = block or 64
         max_dim = min(n // 2, int(1.5 * max_rank) + 2 * block)
-        if max_dim < 2 * block: top = symmetric_eigvals(A).flip(-1)[..., :max_rank]  # too small for a Krylov space
+        # too small for a Krylov space
+        if max_dim < 2 * block: top = symmetric_eigvals(A).flip(-1)[..., :max_rank]
         else:
             kry, next_check = BlockKrylov(A, block, max_dim, g), 2 * block
             while True:
@@ -401,9 +443,10 @@ def lowrank_entropy(A:Tensor, # normalised Gram matrices (..., n, n), unit trace
             top = th[..., :kc]
     lo, up = _lowrank_bounds(top, n, alpha, frob2)
     if k is None and ((up - lo) > rtol * lo.abs()).any():
-        warnings.warn(f"lowrank_entropy: with the top {top.shape[-1]} eigenvalues (of n={n}) the estimate is certified only within "
-                      f"{((up - lo) / lo.abs()).max().item():.1%}, not rtol={rtol:.1%}: the spectrum decays slowly. "
-                      "Raise max_rank, or use method='deflated'", stacklevel=2)
+        warnings.warn(f"lowrank_entropy: with the top {top.shape[-1]} eigenvalues (of n={n}) the "
+                      f"estimate is certified only within "
+                      f"{((up - lo) / lo.abs()).max().item():.1%}, not rtol={rtol:.1%}: the "
+                      "spectrum decays slowly. Raise max_rank, or use method='deflated'", stacklevel=2)
     S = _lowrank_atoms(top, n, alpha, tail, frob2)
     return (S, lo, up) if return_bounds else S
 
@@ -415,7 +458,8 @@ def _deflated_estimates(kry:BlockKrylov, alpha:float, conv_tol:float):
     th = th.clamp_min(0)
     top = torch.cumprod((res <= conv_tol * th) & (th > 0), -1).bool()
     C = Y[..., :b, :].mT @ kry.R0  # probes in Ritz coordinates (..., D, b)
-    C = torch.where(top[..., None], 0., C)  # deflate: remove the converged directions from the probes
+    # deflate: remove the converged directions from the probes
+    C = torch.where(top[..., None], 0., C)
     top_mass = torch.where(top, th, 0.)
     sg, se = quadrature_entropy(top_mass, th[..., None].expand(C.shape), torch.where(top, 0., th)[..., None] * C ** 2, alpha, n)
     th2, Y2, ok = kry.radau(th, Y)
@@ -428,12 +472,15 @@ def deflated_entropy(A:Tensor, # normalised Gram matrices (..., n, n), unit trac
                      alpha:float=1.01, # order > 0
                      block:int=16, # probe vectors: the block size of the Krylov space, >= 2
                      steps:int|None=None, # block steps; None: adaptive (see rtol)
-                     rtol:float=0.01, # adaptive: stop when the estimated relative error is below rtol
+                     # adaptive: stop when the estimated relative error is below rtol
+                     rtol:float=0.01,
                      min_steps:int=4, # adaptive: first check after this many steps
                      max_steps:int=32, # adaptive: most steps (the subspace never exceeds n/2)
-                     conv_tol:float=1e-2, # a Ritz pair counts as an eigenpair when ||A u - theta u|| <= conv_tol * theta
+                     # a Ritz pair counts as an eigenpair when ||A u - theta u|| <= conv_tol * theta
+                     conv_tol:float=1e-2,
                      exact_below:int=256, # below this n the exact entropy is cheaper: return it
-                     on_fail:str='warn', # not within rtol after max_steps: 'warn', 'exact' (compute it) or 'ignore'
+                     # not within rtol after max_steps: 'warn', 'exact' (compute it) or 'ignore'
+                     on_fail:str='warn',
                      seed:int|None=0, # seed of the probes (None: torch's global generator)
                      generator:torch.Generator|None=None, # or a generator to draw them from
                      return_error:bool=False, # also return the estimated error in bits
@@ -459,15 +506,17 @@ def deflated_entropy(A:Tensor, # normalised Gram matrices (..., n, n), unit trac
             S = exact_entropy(A, alpha)
             return (S, torch.zeros_like(S)) if return_error else S
         if on_fail == 'warn':
-            warnings.warn(f"deflated_entropy: after {s} block steps (subspace {kry.dim} of n={n}) the estimated error is "
-                          f"{(err / mid.abs()).max().item():.2%}, not rtol={rtol:.2%}; raise max_steps or block, or use method='exact'",
+            warnings.warn(f"deflated_entropy: after {s} block steps (subspace {kry.dim} of n={n}) "
+                          f"the estimated error is {(err / mid.abs()).max().item():.2%}, not "
+                          f"rtol={rtol:.2%}; raise max_steps or block, or use method='exact'",
                           stacklevel=2)
     return (mid, err) if return_error else mid
 
 # %% ../nbs/03_approx.ipynb #eb8e3a07
 def auto_entropy(A:Tensor, # normalised Gram matrices (..., n, n), unit trace
                  alpha:float=1.01, # order > 0
-                 exact_max_n:int|None=None, # largest n computed exactly (default 1024 on CPU, 4096 on GPU)
+                 # largest n computed exactly (default 1024 on CPU, 4096 on GPU)
+                 exact_max_n:int|None=None,
                 )->Tensor: # bits (...)
     "Exact where it is cheap (alpha = 2, small n), the deflated approximation for large n."
     A = _check_normalised(A); alpha = check_alpha(alpha)

@@ -25,8 +25,11 @@ def as_features(x, # features (..., n, d): n samples of d values, batched over l
     if not (x.is_floating_point()):
         raise TypeError(f"{name} has dtype {x.dtype}; features must be floating point "
                         "(class labels go to label_gram)")
-    if x.ndim < 2: raise ValueError(f"{name} must have shape (..., n, d), got shape {tuple(x.shape)}")
-    if x.shape[-2] < 2: raise ValueError(f"{name} has n={x.shape[-2]} samples (shape {tuple(x.shape)}); need n >= 2")
+    if x.ndim < 2:
+        raise ValueError(f"{name} must have shape (..., n, d), got shape {tuple(x.shape)}")
+    if x.shape[-2] < 2:
+        raise ValueError(f"{name} has n={x.shape[-2]} samples (shape {tuple(x.shape)}); need n >= "
+                         "2")
     x = x.to(torch.float64)
     if not torch.isfinite(x).all():
         bad = (~torch.isfinite(x)).sum().item()
@@ -57,8 +60,8 @@ def _centred(x:Tensor)->tuple:
     x = x - x.mean(-2, keepdim=True)  # centring reduces cancellation in |a|^2 + |b|^2 - 2ab
     sq = (x * x).sum(-1)
     if not torch.isfinite(sq).all():
-        raise ValueError(f"x has squared norms that overflow float64 (values up to {x.abs().max().item():.3g}"
-                         "): rescale the features")
+        raise ValueError(f"x has squared norms that overflow float64 (values up to "
+                         f"{x.abs().max().item():.3g}): rescale the features")
     return x, sq
 
 def pairwise_sq_dists(x, # features (..., n, d)
@@ -105,7 +108,8 @@ def _knn_width(rows_of:Callable, # rows_of(slice) -> squared distance rows (...,
     kk, total, later = min(k, n - 1), 0., []
     for b in blocks:
         d2 = rows_of(b)
-        near = d2.topk(kk + 1, dim=-1, largest=False).values[..., 1:]  # the first is the sample itself
+        # the first is the sample itself
+        near = d2.topk(kk + 1, dim=-1, largest=False).values[..., 1:]
         total = total + near.sqrt().sum((-2, -1))
         later.append(_later_copies(d2, b))
     later = torch.cat(later, -1)
@@ -149,12 +153,16 @@ def check_widths(width, # widths: a number or a tensor broadcastable to the batc
                  name:str='width', # what to call the widths in errors
                 )->Tensor: # float64 widths, all > 0
     "Check that kernel widths are finite and positive."
-    if isinstance(width, bool): raise TypeError(f"{name} must be a number, got the boolean {width!r}")
+    if isinstance(width, bool):
+        raise TypeError(f"{name} must be a number, got the boolean {width!r}")
     s = torch.as_tensor(width, dtype=torch.float64)
     if not torch.isfinite(s).all() or (s <= 0).any():
-        raise ValueError(f"{name} must be finite and > 0, got {s.tolist() if s.numel() < 10 else s}")
+        raise ValueError(f"{name} must be finite and > 0, got "
+                         f"{s.tolist() if s.numel() < 10 else s}")
     try: torch.broadcast_shapes(s.shape, tuple(shape))
-    except RuntimeError: raise ValueError(f"{name} of shape {tuple(s.shape)} does not match the batch shape {tuple(shape)}") from None
+    except RuntimeError:
+        raise ValueError(f"{name} of shape {tuple(s.shape)} does not match the batch shape "
+                         f"{tuple(shape)}") from None
     return s
 
 # %% ../nbs/01_kernels.ipynb #4a203ebb
@@ -165,8 +173,8 @@ def check_width_rule(width, # a name in WIDTH_RULES, a positive number or tensor
     "Check a kernel width or width rule, naming `width` in the error."
     if isinstance(width, str):
         if width not in WIDTH_RULES:
-            raise ValueError(f"unknown width rule {width!r}: width must be one of {list(WIDTH_RULES)}, "
-                             "a positive number or a callable")
+            raise ValueError(f"unknown width rule {width!r}: width must be one of "
+                             f"{list(WIDTH_RULES)}, a positive number or a callable")
         return width
     if isinstance(width, bool):
         raise TypeError(f"width must be a rule name, a positive number or a callable, "
@@ -183,11 +191,13 @@ def _density_width(x:Tensor, rule:str, gamma:float, standardize:bool)->Tensor:
     "Silverman's or Scott's width of validated features (..., n, d)."
     if isinstance(gamma, bool) or not isinstance(gamma, Real) or not 0 < gamma < math.inf:
         raise ValueError(f"gamma must be a finite number > 0, got {gamma!r}")
-    if not isinstance(standardize, bool): raise TypeError(f"standardize must be True or False, got {standardize!r}")
+    if not isinstance(standardize, bool):
+        raise TypeError(f"standardize must be True or False, got {standardize!r}")
     n, d = x.shape[-2:]
     factor = (4 / (d + 2)) ** (1 / (d + 4)) if rule == 'silverman' else 1.0
     width = torch.full(x.shape[:-2], gamma * factor * n ** (-1 / (d + 4)), dtype=torch.float64)
-    if standardize: width = width * x.var(-2).mean(-1).sqrt()  # root mean variance: standardised units
+    # root mean variance: standardised units
+    if standardize: width = width * x.var(-2).mean(-1).sqrt()
     return _fallback_widths(width)
 
 def _median_width(d2:Tensor)->Tensor:
@@ -197,24 +207,29 @@ def _median_width(d2:Tensor)->Tensor:
     pairs = d2[..., iu[0], iu[1]]
     later = _later_copies(d2, slice(0, n))
     if not bool(later.any()): return pairs.sqrt().median(-1).values
-    skip = later[..., iu[0]] | later[..., iu[1]]  # pairs with a copy: each distinct pair counts once
+    # pairs with a copy: each distinct pair counts once
+    skip = later[..., iu[0]] | later[..., iu[1]]
     return pairs.masked_fill(skip, math.nan).sqrt().nanmedian(-1).values.nan_to_num(0.)
 
 def _paper_code_width(x:Tensor, d2:Tensor|None)->Tensor:
     "The published code's width (Yu et al.'s VGG-16 code): its sigma of exp(-d^2/sigma^2), as our width."
     if d2 is None: d2 = _sq_dist_rows(*_centred(x), slice(0, min(10, x.shape[-2]))).mT  # n x 10
-    sigma = d2[..., :, :10].sqrt().mean((-2, -1))  # mean distance of every sample to the batch's first ten
+    # mean distance of every sample to the batch's first ten
+    sigma = d2[..., :, :10].sqrt().mean((-2, -1))
     if not bool((sigma > 0).all()):
-        warnings.warn("width='paper_code' is 0 for a variable constant over the batch (the published code "
-                      "gives NaN there); it gets the width 1", stacklevel=3)
-    return _fallback_widths(sigma / math.sqrt(2))  # exp(-d^2/sigma^2) = exp(-d^2 / 2 (sigma/sqrt 2)^2)
+        warnings.warn("width='paper_code' is 0 for a variable constant over the batch (the "
+                      "published code gives NaN there); it gets the width 1", stacklevel=3)
+    # exp(-d^2/sigma^2) = exp(-d^2 / 2 (sigma/sqrt 2)^2)
+    return _fallback_widths(sigma / math.sqrt(2))
 
 # %% ../nbs/01_kernels.ipynb #f9c7122f
 def kernel_width(x, # features (..., n, d)
-                 width:WidthRule='knn', # a rule in WIDTH_RULES, a positive number or tensor, or a callable
+                 # a rule in WIDTH_RULES, a positive number or tensor, or a callable
+                 width:WidthRule='knn',
                  k:int=10, # neighbours for 'knn' (capped at n-1)
                  gamma:float=1.0, # multiplier for 'silverman' / 'scott'
-                 standardize:bool=True, # 'silverman' / 'scott': in units of the data's spread (scale-invariant)
+                 # 'silverman' / 'scott': in units of the data's spread (scale-invariant)
+                 standardize:bool=True,
                  d2:Tensor|None=None, # precomputed `pairwise_sq_dists(x)`, to save a pass
                 )->Tensor: # one width per variable, shape (...)
     "Gaussian kernel width for each variable of `x` by a named rule."
@@ -227,7 +242,8 @@ def kernel_width(x, # features (..., n, d)
     if rule in ('silverman', 'scott'): return _density_width(x, rule, gamma, standardize)
     if rule == 'knn':
         _check_k(k)
-        if d2 is None: return _fallback_widths(knn_widths(x, k))  # row blocks: no (..., n, n) matrix
+        if d2 is None:
+            return _fallback_widths(knn_widths(x, k))  # row blocks: no (..., n, n) matrix
         return _fallback_widths(_knn_width(lambda b: d2[..., b, :], n, k, n))
     if rule == 'paper_code': return _paper_code_width(x, d2)
     return _fallback_widths(_median_width(_sq_dists(x) if d2 is None else d2))
@@ -241,13 +257,14 @@ def gram_from_sq_dists(d2:Tensor, # squared distances (..., n, n)
     scale = 2 * s ** 2
     if not (torch.isfinite(scale).all() and (scale > 0).all()):
         bad = s[~(torch.isfinite(scale) & (scale > 0))].flatten()[0].item()
-        raise ValueError(f"width {bad:.3g} is so small or so large that 2 width^2 under- or overflows "
-                         "float64; rescale the features or choose another width")
+        raise ValueError(f"width {bad:.3g} is so small or so large that 2 width^2 under- or "
+                         f"overflows float64; rescale the features or choose another width")
     return torch.exp(-d2 / scale[..., None, None])
 
 # %% ../nbs/01_kernels.ipynb #9427cc31
 def gaussian_gram(x, # features (..., n, d)
-                  width:WidthRule='knn', # widths (a number, a tensor (...)) or a rule of `kernel_width`
+                  # widths (a number, a tensor (...)) or a rule of `kernel_width`
+                  width:WidthRule='knn',
                   k:int=10, # neighbours for the 'knn' rule
                   **width_kw, # more options for `kernel_width` (gamma, standardize)
                  )->Tensor: # Gram matrices (..., n, n), float64
@@ -279,7 +296,8 @@ def label_gram(y, # class labels (n,), integers >= 0
     if kind == 'delta':
         check_memory(peak_bytes(n, 'label'), f"label_gram of {n} labels", "fewer samples n")
         return (y[:, None] == y[None, :]).to(torch.float64)
-    if kind != 'onehot': raise ValueError(f"unknown label kernel kind={kind!r}; choose 'delta' or 'onehot'")
+    if kind != 'onehot':
+        raise ValueError(f"unknown label kernel kind={kind!r}; choose 'delta' or 'onehot'")
     c = int(y.max()) + 1 if num_classes is None else num_classes
     if isinstance(c, bool) or not isinstance(c, int) or y.max() >= c:
         raise ValueError(f"num_classes={c!r} must be an int > the largest label {y.max().item()}")
@@ -293,8 +311,10 @@ def label_classes(Ky, # target Gram matrix (n, n)
                  )->list|None: # index tensors of the classes, or None when Ky is not a label Gram matrix
     "The classes of a label Gram matrix (0/1 entries forming an equivalence relation); None for any other Gram matrix."
     if not isinstance(Ky, Tensor) or Ky.ndim != 2 or Ky.shape[0] != Ky.shape[1]: return None
-    if not ((Ky == 0) | (Ky == 1)).all() or not (Ky.diagonal() == 1).all() or not torch.equal(Ky, Ky.T): return None
-    if not torch.equal(Ky @ Ky, Ky * Ky.sum(0)[None, :]): return None  # transitivity (exact: small integers)
+    if not ((Ky == 0) | (Ky == 1)).all() or not (Ky.diagonal() == 1).all() or not torch.equal(Ky, Ky.T):
+        return None
+    if not torch.equal(Ky @ Ky, Ky * Ky.sum(0)[None, :]):
+        return None  # transitivity (exact: small integers)
     first = Ky.argmax(-1)  # the smallest member of each sample's class names the class
     return [torch.nonzero(first == f).squeeze(-1) for f in torch.unique(first)]
 
@@ -303,15 +323,18 @@ def check_label_gram(Ky, # target Gram matrix (n, n)
                     )->list: # index tensors of the classes
     "Check that `Ky` is a label Gram matrix (the delta kernel) and return its classes; raise a ValueError naming `name` if not."
     if not isinstance(Ky, Tensor) or Ky.ndim != 2 or Ky.shape[0] != Ky.shape[1]:
-        raise ValueError(f"{name} must be one label Gram matrix (n, n), got shape {tuple(getattr(Ky, 'shape', ()))}")
+        raise ValueError(f"{name} must be one label Gram matrix (n, n), got shape "
+                         f"{tuple(getattr(Ky, 'shape', ()))}")
     bad = Ky[(Ky != 0) & (Ky != 1)]
     if len(bad):
-        raise ValueError(f"{name} is not a label Gram matrix, but a label kernel is required: {len(bad)} entries are neither "
-                         f"0 nor 1 (e.g. {bad[0].item():.4g}); build it with label_gram(y)")
+        raise ValueError(f"{name} is not a label Gram matrix, but a label kernel is required: "
+                         f"{len(bad)} entries are neither 0 nor 1 (e.g. {bad[0].item():.4g}); "
+                         "build it with label_gram(y)")
     classes = label_classes(Ky)
     if classes is None:
-        raise ValueError(f"{name} is not a label Gram matrix, but a label kernel is required: its 0/1 entries are not an "
-                         "equivalence relation (unit diagonal, symmetric, transitive); build it with label_gram(y)")
+        raise ValueError(f"{name} is not a label Gram matrix, but a label kernel is required: its "
+                         f"0/1 entries are not an equivalence relation (unit diagonal, symmetric, "
+                         "transitive); build it with label_gram(y)")
     return classes
 
 # %% ../nbs/01_kernels.ipynb #cc449169

@@ -24,7 +24,8 @@ def parse_bytes(size, # bytes: a number, a string such as '4GiB' or '512 MB', or
         try: value = float(num)
         except ValueError: value = None
         if unit not in _UNITS or value is None:
-            raise ValueError(f"cannot read the memory size {size!r}; write e.g. '4GiB', '512MB' or a number of bytes")
+            raise ValueError(f"cannot read the memory size {size!r}; write e.g. '4GiB', '512MB' or "
+                             "a number of bytes")
         size = value * _UNITS[unit]
     if isinstance(size, bool) or not isinstance(size, Real) or not math.isfinite(size) or size <= 0:
         raise ValueError(f"a memory size must be a positive number of bytes, got {size!r}")
@@ -46,9 +47,12 @@ def default_memory_limit(env:dict|None=None, # the environment to read (default:
     if value.lower() in ('none', 'off'): return None
     if value:
         try: return parse_bytes(value)
-        except ValueError as e: raise ValueError(f"the environment variable INFONB_MEMORY_LIMIT={value!r}: {e}") from None
+        except ValueError as e:
+            raise ValueError(f"the environment variable INFONB_MEMORY_LIMIT={value!r}: "
+                             f"{e}") from None
     try: return os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') // 2
-    except (ValueError, OSError, AttributeError): return 4 * 2**30  # no sysconf (Windows): a modest default
+    except (ValueError, OSError, AttributeError):
+        return 4 * 2**30  # no sysconf (Windows): a modest default
 
 _memory_limit = default_memory_limit()
 
@@ -74,12 +78,13 @@ def check_memory(nbytes:int, # bytes the computation will allocate at its peak
     "Refuse, before allocating, a computation that needs more than the memory limit."
     limit = get_memory_limit()
     if limit is not None and nbytes > limit:
-        way_out = hint or ("an approximation (method='deflated' or 'auto' allocates no further n x n matrix), "
-                           "or fewer samples n (a smaller probe batch)")
+        way_out = hint or ("an approximation (method='deflated' or 'auto' allocates no further n x "
+                           "n matrix), or fewer samples n (a smaller probe batch)")
         suggest = format_bytes(2 ** math.ceil(math.log2(nbytes))).replace('.0 ', '').replace(' ', '')
-        raise MemoryLimitError(f"{what} needs about {format_bytes(nbytes)}, more than the memory limit of "
-                               f"{format_bytes(limit)}. Ways out: {way_out}; or raise the limit with "
-                               f"infonb.set_memory_limit('{suggest}') or INFONB_MEMORY_LIMIT.")
+        raise MemoryLimitError(f"{what} needs about {format_bytes(nbytes)}, more than the memory "
+                               f"limit of {format_bytes(limit)}. Ways out: {way_out}; or raise the "
+                               f"limit with infonb.set_memory_limit('{suggest}') or "
+                               "INFONB_MEMORY_LIMIT.")
     return int(nbytes)
 
 def gram_bytes(n:int, # samples
@@ -92,12 +97,17 @@ def gram_bytes(n:int, # samples
 
 # %% ../nbs/00_memory.ipynb #1b08a77d
 PEAK_COPIES = dict(  # n x n float64 matrices at the peak of each computation, per Gram matrix
-    distances=3.0,   # kernels.pairwise_sq_dists: x x^T, |x_i|^2 + |x_j|^2 and a boolean mask (measured)
-    gram=3.4,        # kernels.gaussian_gram: the distances' peak, then distances and Gram (measured)
-    label=1.125,     # kernels.label_gram: a boolean matrix and its float64 copy (9 bytes an entry, exact)
-    entropy=3.0,     # renyi.renyi_entropy: the validated and unit-diagonal copies, the solver (measured)
+    # kernels.pairwise_sq_dists: x x^T, |x_i|^2 + |x_j|^2 and a boolean mask (measured)
+    distances=3.0,
+    # kernels.gaussian_gram: the distances' peak, then distances and Gram (measured)
+    gram=3.4,
+    # kernels.label_gram: a boolean matrix and its float64 copy (9 bytes an entry, exact)
+    label=1.125,
+    # renyi.renyi_entropy: the validated and unit-diagonal copies, the solver (measured)
+    entropy=3.0,
 )
-GRAM_COPIES, NORMALIZE_COPIES = PEAK_COPIES['gram'], PEAK_COPIES['entropy']  # names other modules use
+# names other modules use
+GRAM_COPIES, NORMALIZE_COPIES = PEAK_COPIES['gram'], PEAK_COPIES['entropy']
 
 def peak_bytes(n:int, # samples
                kind:str, # a computation of PEAK_COPIES
