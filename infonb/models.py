@@ -152,7 +152,7 @@ def vit(in_channels:int=1, # input channels
         **kwargs, # more arguments for `infonb.vit.ViT` (dim, depth, heads, ...)
        )->nn.Module:
     "The small vision transformer of `infonb.vit` (imported when built)."
-    from .vit import ViT
+    from infonb.vit import ViT
     return ViT(in_channels, num_classes, image_size, **kwargs)
 
 MODELS = {'lenet5': LeNet5, 'small': SmallCNN, 'wide': WideCNN, 'vgg16': vgg16, 'resnet18': resnet18,
