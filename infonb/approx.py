@@ -16,7 +16,8 @@ from .kernels import (as_features, check_width_rule, kernel_width, _check_k, _fa
                             _sq_dist_rows, _centred, _knn_width)
 from .memory import (parse_bytes, format_bytes, set_memory_limit, get_memory_limit, MemoryLimitError, check_memory,
                            GRAM_COPIES, NORMALIZE_COPIES)
-from .renyi import (ENTROPY_METHODS, exact_entropy, register_entropy_method, check_alpha,
+from .renyi import (ENTROPY_METHODS, check_square, exact_entropy, register_entropy_method,
+                          check_alpha,
                           symmetric_eigvals, entropy_from_atoms)
 
 # %% ../nbs/03_approx.ipynb #6fab464e
@@ -209,15 +210,7 @@ def _error_estimate(sg:Tensor, sr:Tensor, se:Tensor, alpha:float)->Tensor:
 # %% ../nbs/03_approx.ipynb #c493277c
 def _check_normalised(A, name:str='A')->Tensor:
     "A batch of normalised Gram matrices (..., n, n) in float64 with unit trace, as renyi_entropy passes them."
-    if not isinstance(A, Tensor): A = torch.as_tensor(A)
-    if not A.is_floating_point():
-        raise TypeError(f"{name} has dtype {A.dtype}; Gram matrices must be floating point")
-    if A.ndim < 2 or A.shape[-1] != A.shape[-2]:
-        raise ValueError(f"{name} must be square (..., n, n), got shape {tuple(A.shape)}")
-    if A.shape[-1] < 2:
-        raise ValueError(f"{name} has n={A.shape[-1]} samples (shape {tuple(A.shape)}); need n >= "
-                         "2")
-    A = A.to(torch.float64)
+    A = check_square(A, name)
     tr = A.diagonal(dim1=-2, dim2=-1).sum(-1)
     if not torch.isfinite(tr).all() or ((tr - 1).abs() > 1e-6).any():
         raise ValueError(f"{name} must be a normalised Gram matrix with unit trace (got trace "
