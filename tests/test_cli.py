@@ -112,13 +112,19 @@ def test_crash_leaves_valid_records(tmp_path, monkeypatch, capsys):
     assert (out / 'dpi.json').exists()
 
 
+def _ctrl_c_default():
+    "Children get Ctrl-C's default action: a shell that started the suite in the background set it to ignored."
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_sigint(tmp_path):
     "A real Ctrl-C (SIGINT) after the first record lands leaves a valid records.jsonl and exit status 130."
     out = tmp_path / 'run'
     env = {**os.environ, 'MPLBACKEND': 'Agg', 'PYTHONWARNINGS': 'ignore'}
     args = ['run', '--train-size', '20000', '--test-size', '300', '--probe-size', '60', '--epochs', '1', '--measure-every', '1',
             '--threads', '1', '--quiet', '--out', str(out)]
-    proc = subprocess.Popen([*CMD, *args], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([*CMD, *args], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_ctrl_c_default)
     try:
         deadline = time.time() + 120
         while time.time() < deadline and proc.poll() is None:
@@ -201,7 +207,8 @@ def test_two_runs_on_one_folder(tmp_path):
     env = {**os.environ, 'MPLBACKEND': 'Agg', 'PYTHONWARNINGS': 'ignore'}
     args = ['run', '--train-size', '20000', '--test-size', '300', '--probe-size', '60', '--epochs', '1',
             '--measure-every', '1', '--threads', '1', '--quiet', '--out', str(out)]
-    first = subprocess.Popen([*CMD, *args], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = subprocess.Popen([*CMD, *args], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             preexec_fn=_ctrl_c_default)
     try:
         deadline = time.time() + 120
         while time.time() < deadline and first.poll() is None:
