@@ -100,14 +100,5 @@ def run(quick=False)->list:
     return rows
 
 if __name__ == '__main__':
-    quick = '--quick' in sys.argv
-    load = os.getloadavg()[0]
-    t = time.time()
-    rows = run(quick)
-    try:
-        from run import format_table
-        print(format_table(rows))
-    except Exception:
-        for r in rows: print(r)
-    print(f'{time.time() - t:.0f} s; torch threads {torch.get_num_threads()}; load average {load:.2f} before, '
-          f'{os.getloadavg()[0]:.2f} after')
+    from run import suite_main
+    suite_main(run)

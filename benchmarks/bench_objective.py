@@ -49,6 +49,5 @@ def run(quick:bool=False)->list:
     return rows
 
 if __name__ == '__main__':
-    sys.path.insert(0, str(ROOT / 'benchmarks'))
-    from run import format_table
-    print(format_table(run(quick='--quick' in sys.argv)))
+    from run import suite_main
+    suite_main(run)

@@ -63,6 +63,13 @@ def _cpu_model()->str:
     except OSError: pass
     return platform.processor() or platform.machine()
 
+def suite_main(run)->None:
+    "A suite file's own `__main__`: run(quick='--quick' in argv), its table, the time and the load."
+    quick, load, t = '--quick' in sys.argv, os.getloadavg()[0], time.time()
+    print(format_table(run(quick=quick)))
+    print(f'{time.time() - t:.0f} s; torch threads {torch.get_num_threads()}; load average {load:.2f} '
+          f'before, {os.getloadavg()[0]:.2f} after')
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--quick', action='store_true', help='smaller sizes, fewer rows (a minute or two)')
