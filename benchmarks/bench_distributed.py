@@ -1,23 +1,26 @@
 """Distributed measurement benchmark (issue 17): 1 rank against 2 ranks with the same total cores.
 
-    nice python benchmarks/bench_distributed.py [--quick]   # its own rows; benchmarks/run.py runs the suite
+    nice python benchmarks/bench_distributed.py [--quick]   # its rows; benchmarks/run.py: the suite
 
 Measured side by side on this machine:
-  - `infonb.pid.layer_pid` of the 64-channel conv2 layer of an untrained, seeded WideCNN at n = 500 (as in
-    bench_pid.py): 2016 pairs and 64 self pairs;
-  - `InfoFlow.measure` of an untrained, seeded LeNet-5 (5 layers) with three estimators in two Gram groups
-    (knn widths at alpha 1.01 and 2, median widths) and a scale test (x4): 2 x 5 x 2 = 20 pieces.
-1 rank runs with torch.set_num_threads(2); 2 ranks (local gloo processes, `infonb.distributed.launch`)
-with 1 thread each, so both sides use the same 2 cores. Times are taken inside the processes around the
-call (process start and imports excluded), the 2-rank time is the slower rank's. With 2 cores the gain is
-bounded by 2x and usually less: the threaded eigendecompositions of one process already use both cores, and
-the ranks share one memory bus. Each row also gives the share of pairs (pieces) each rank computed and the
-largest difference between the two results.
+  - `infonb.pid.layer_pid` of the 64-channel conv2 layer of an untrained, seeded WideCNN at n = 500
+    (as in bench_pid.py): 2016 pairs and 64 self pairs;
+  - `InfoFlow.measure` of an untrained, seeded LeNet-5 (5 layers) with three estimators in two Gram
+    groups (knn widths at alpha 1.01 and 2, median widths) and a scale test (x4): 2 x 5 x 2 = 20
+    pieces.
+1 rank runs with torch.set_num_threads(2); 2 ranks (local gloo processes, distributed.launch) with
+1 thread each, so both sides use the same 2 cores. Times are taken inside the processes around
+the call (process start and imports excluded); the 2-rank time is the slower rank's. With 2 cores
+the gain is bounded by 2x and usually less: the threaded eigendecompositions of one process
+already use both cores, and the ranks share one memory bus. Each row also gives the share of pairs
+(pieces) each rank computed and the largest difference between the two results (other thread
+counts: other BLAS blockings, rounding only).
 
-On paper, from the measured cost per pair of the 1-rank run: one 512-channel layer of VGG-16 (130,816 pairs
-and 512 self pairs) on 1, 8 and 64 ranks, each rank as fast as this 2-core machine (a GPU's speed-up over
-it multiplies every row alike), with the data each rank receives (`infonb.distributed.measurement_traffic`:
-the other ranks' rows of the layer's outputs on the probe, and a few numbers per pair).
+On paper, from the measured cost per pair of the 1-rank run: one 512-channel layer of VGG-16
+(130,816 pairs and 512 self pairs) on 1, 8 and 64 ranks, each rank as fast as this 2-core machine
+(a GPU's speed-up over it divides every row alike), with the data each rank receives
+(`infonb.distributed.measurement_traffic`: the other ranks' rows of the layer's probe outputs, and
+a few numbers per pair).
 """
 import sys, time, warnings
 from pathlib import Path
@@ -31,7 +34,7 @@ from timing import timed
 from infonb.distributed import launch, measurement_traffic, world
 from infonb.pid import layer_pid, mmi_redundancy
 
-VGG_CHANNELS, VGG_VALUES = 512, 512 * 4 * 4  # a 512-channel VGG-16 layer on 32 x 32 inputs: 4 x 4 maps
+VGG_CHANNELS, VGG_VALUES = 512, 512 * 4 * 4  # 512-channel VGG-16 layer, 32 x 32 inputs: 4 x 4 maps
 
 
 def _counting():
@@ -44,9 +47,9 @@ def _counting():
 
 
 def _pid(acts, y, threads:int)->tuple:
-    "layer_pid timed in this process with `threads` torch threads: (seconds, pairs computed, LayerPID)."
+    "layer_pid timed in this process with `threads` torch threads: (seconds, pairs done, LayerPID)."
     torch.set_num_threads(threads)
-    warnings.simplefilter('ignore')  # an untrained layer may hold a dead channel: saturated, timed all the same
+    warnings.simplefilter('ignore')  # an untrained layer may hold a dead channel: timed anyway
     layer_pid(acts[:50], y[:50], pairs=2)  # warm-up outside the timing
     rdn, done = _counting()
     if world()[1] > 1: torch.distributed.barrier()
@@ -62,8 +65,9 @@ def _flow(n:int, threads:int)->tuple:
     torch.set_num_threads(threads)
     warnings.simplefilter('ignore')
     net, probe = _lenet_probe(n)
-    flow = F.InfoFlow(net, probe, estimators=[Estimator(), Estimator(alpha=2), Estimator(width='median')],
-                      scales=(4,), batch_size=-(-n // 2))  # the forward pass in the chunks of 2 ranks
+    ests = [Estimator(), Estimator(alpha=2), Estimator(width='median')]
+    # the forward pass in the chunks of 2 ranks
+    flow = F.InfoFlow(net, probe, estimators=ests, scales=(4,), batch_size=-(-n // 2))
     done, piece = [0], F._piece
     def counting(*a, **kw):
         done[0] += 1
@@ -83,8 +87,9 @@ def _largest_difference(a:list, b:list)->float:
 
 
 def _row(case, n, one, two, shares, error, note)->dict:
-    return dict(suite='distributed', case=case, n=n, method='2 ranks x 1 thread', baseline='1 rank x 2 threads',
-                t=two, t_baseline=one, speedup=one / two, error=error, error_kind='abs', target=None, met=None,
+    return dict(suite='distributed', case=case, n=n, method='2 ranks x 1 thread',
+                baseline='1 rank x 2 threads', t=two, t_baseline=one, speedup=one / two,
+                error=error, error_kind='abs', target=None, met=None,
                 note=f'per rank {shares}; {note}')
 
 
@@ -94,17 +99,18 @@ def on_paper(t_pair:float, n:int)->list:
     rows = []
     for ranks in (1, 8, 64):
         mb = measurement_traffic(n, [VGG_VALUES], ranks, entropies=P) / 1e6 if ranks > 1 else 0.0
-        rows.append(dict(suite='distributed', case=f'VGG-16 512-channel layer ({P - VGG_CHANNELS} pairs)',
+        case = f'VGG-16 512-channel layer ({P - VGG_CHANNELS} pairs)'
+        rows.append(dict(suite='distributed', case=case,
                          n=n, method=f'on paper: {ranks} rank' + 's' * (ranks > 1), baseline=None,
                          t=t_pair * -(-P // ranks), t_baseline=None, speedup=None, error=None,
                          target=None, met=None,
-                         note=f'{-(-P // ranks)} pairs per rank x {t_pair * 1e3:.1f} ms/pair measured '
-                              f'(n={n}); each rank receives {mb:.1f} MB'))
+                         note=f'{-(-P // ranks)} pairs per rank x {t_pair * 1e3:.1f} ms/pair '
+                              f'measured (n={n}); each rank receives {mb:.1f} MB'))
     return rows
 
 
 def run(quick=False)->list:
-    "Rows for benchmarks/run.py: PID and a multi-estimator measurement on 1 vs 2 ranks; VGG on paper."
+    "Rows for benchmarks/run.py: PID, a multi-estimator measurement on 1 vs 2 ranks; VGG on paper."
     from bench_pid import layer_activations
     n = 200 if quick else 500
     acts, y, where = layer_activations(64, n)
@@ -113,15 +119,16 @@ def run(quick=False)->list:
     t2, shares = max(t for t, _, _ in two), [p for _, p, _ in two]
     err = max((r1.synergy - two[0][2].synergy).nan_to_num().abs().max().item(),
               (r1.redundancy - two[0][2].redundancy).nan_to_num().abs().max().item())
-    rows = [_row('layer_pid, 64 channels (2016 pairs + 64 self)', n, t1, t2, f'{shares} of {p1} pairs',
-                 err, f'{where}; gain bounded by 2 cores')]
+    rows = [_row('layer_pid, 64 channels (2016 pairs + 64 self)', n, t1, t2,
+                 f'{shares} of {p1} pairs', err, f'{where}; gain bounded by 2 cores')]
     f1, k1, rec1 = _flow(n, 2)
     ftwo = launch(_flow, 2, (n, 1), timeout=1800)
     f2, fshares = max(t for t, _, _ in ftwo), [k for _, k, _ in ftwo]
     rows.append(_row('InfoFlow.measure, LeNet-5, 3 estimators x scale x4', n, f1, f2,
                      f'{fshares} of {sum(fshares)} pieces (one process: batched, not in pieces)',
                      _largest_difference(rec1, ftwo[0][2]),
-                     '2 Gram groups x 5 layers x 2 scales; forward pass split; gain bounded by 2 cores'))
+                     '2 Gram groups x 5 layers x 2 scales; forward pass split; gain bounded by '
+                     '2 cores'))
     return rows + on_paper(t1 / p1, n)
 
 
