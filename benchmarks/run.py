@@ -77,7 +77,8 @@ def main(argv=None):
     args = p.parse_args(argv)
     started, load_before = time.time(), os.getloadavg()
     rows, notes = [], {}
-    for name in ('bench_entropy', 'bench_flow', 'bench_pid', 'bench_import', 'bench_dependence', 'bench_objective'):
+    for name in ('bench_entropy', 'bench_flow', 'bench_pid', 'bench_import', 'bench_dependence', 'bench_objective',
+                 'bench_distributed'):
         try: mod = importlib.import_module(name)
         except ModuleNotFoundError as e:
             if e.name == name: notes[name] = 'not present'; continue

@@ -34,13 +34,14 @@ def shard(n:int, # items to divide
 
 # %% ../nbs/24_distributed.ipynb #43faf0ef
 class RankError(RuntimeError):
-    "Another rank raised inside a collective call: every rank stops; the failing rank reports its own error."
+    "Another rank raised inside a collective call: all ranks stop; the failing rank raises its own."
 
 def _agree(value, error:BaseException|None)->list:
     "All-gather one (value, error) per rank; raise on every rank if any rank failed."
     rank, size = world()
     got = [None] * size
-    dist.all_gather_object(got, (value, None if error is None else f"{type(error).__name__}: {error}"))
+    mine = None if error is None else f"{type(error).__name__}: {error}"
+    dist.all_gather_object(got, (value, mine))
     failed = [(r, e) for r, (_, e) in enumerate(got) if e is not None]
     if failed:
         if error is not None: raise error
@@ -71,7 +72,7 @@ def on_rank0(fn:Callable, # fn() -> a picklable result: opens, checks or writes 
     return _agree(value, error)[0]
 
 # %% ../nbs/24_distributed.ipynb #c516ad3e
-def gather_rows(t:torch.Tensor, # this rank's rows (m_r, ...); the trailing shape is the same on every rank
+def gather_rows(t:torch.Tensor, # this rank's rows (m_r, ...); the same trailing shape on every rank
                )->torch.Tensor: # every rank's rows concatenated in rank order, on every rank
     "All-gather tensors along dim 0 whose row counts may differ between ranks."
     rank, size = world()
@@ -88,16 +89,16 @@ def gather_rows(t:torch.Tensor, # this rank's rows (m_r, ...); the trailing shap
 def probe_chunk(n:int, # probe samples
                 ranks:int|None=None, # processes (default: the process group's)
                )->int: # rows per rank's block (the last block may be shorter)
-    "Rows of the probe each rank runs: ceil(n / ranks); a single process running chunks of it matches."
+    "Rows of the probe each rank runs: ceil(n / ranks); one process running such chunks matches."
     ranks = world()[1] if ranks is None else ranks
     chunk = math.ceil(n / ranks)
     if chunk * (ranks - 1) >= n:
-        raise ValueError(f"a probe of n={n} samples leaves a rank of {ranks} without rows; use n >= "
-                         f"{(ranks - 1) * chunk + 1} or fewer ranks")
+        raise ValueError(f"a probe of n={n} samples leaves a rank of {ranks} without rows; use "
+                         f"n >= {(ranks - 1) * chunk + 1} or fewer ranks")
     return chunk
 
 def unwrap(model:torch.nn.Module)->torch.nn.Module:
-    "The network inside a DistributedDataParallel (or DataParallel) wrapper; any other model as it is."
+    "The network inside a DistributedDataParallel (or DataParallel) wrapper; others as they are."
     return model.module if isinstance(model, (torch.nn.parallel.DistributedDataParallel,
                                               torch.nn.DataParallel)) else model
 
@@ -124,10 +125,14 @@ def _free_port()->int:
         s.bind(('127.0.0.1', 0))
         return s.getsockname()[1]
 
-def _worker(rank:int, size:int, port:int, fn:Callable, args:tuple, timeout:float, queue):
-    "One spawned process: join the gloo group, run fn, report (rank, result, error)."
-    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(size))
-    dist.init_process_group('gloo', rank=rank, world_size=size, timeout=datetime.timedelta(seconds=timeout))
+def _worker(rank:int, size:int, port:int, fn:Callable, args:tuple, timeout:float, queue,
+            backend:str='gloo'):
+    "One spawned process: join the process group, run fn, report (rank, result, error)."
+    if backend == 'nccl': torch.cuda.set_device(rank)  # one GPU per rank
+    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port), RANK=str(rank),
+                      WORLD_SIZE=str(size))
+    dist.init_process_group(backend, rank=rank, world_size=size,
+                            timeout=datetime.timedelta(seconds=timeout))
     try: queue.put((rank, pickle.dumps(fn(*args)), None))  # plain bytes: no shared memory
     except BaseException as e:
         queue.put((rank, None, f"{type(e).__name__}: {e}"))
@@ -139,10 +144,11 @@ def launch(fn:Callable, # an importable function: spawned processes unpickle it 
            nprocs:int=2, # processes
            args:tuple=(), # fn's arguments
            timeout:float=60, # seconds a collective waits for a missing rank before it fails
+           backend:str='gloo', # 'gloo' (CPU) or 'nccl' (rank r on GPU r)
           )->list: # fn's return values, in rank order
-    "Run fn(*args) in nprocs local processes joined by a gloo process group; a rank's error stops all."
+    "Run fn(*args) in nprocs local processes joined by a process group; a rank's error stops all."
     queue = mp.get_context('spawn').SimpleQueue()
-    pc = mp.start_processes(_worker, args=(nprocs, _free_port(), fn, args, timeout, queue),
+    pc = mp.start_processes(_worker, args=(nprocs, _free_port(), fn, args, timeout, queue, backend),
                             nprocs=nprocs, join=False, start_method='spawn')
     got, died = {}, None
     def drain():
@@ -153,7 +159,8 @@ def launch(fn:Callable, # an importable function: spawned processes unpickle it 
         while not pc.join(0.05): drain()
     except (mp.ProcessRaisedException, mp.ProcessExitedException) as e: died = e
     drain()
-    own = sorted((r, e) for r, (_, e) in got.items() if e is not None and not e.startswith('RankError'))
+    own = sorted((r, e) for r, (_, e) in got.items()
+                 if e is not None and not e.startswith('RankError'))
     if own: raise RankError(f"rank {own[0][0]} of {nprocs} failed: {own[0][1]}")
     if died is not None: raise RankError(f"a rank of {nprocs} died: {died}")
     return [got[r][0] for r in range(nprocs)]
@@ -174,7 +181,7 @@ def _fail_on(rank:int)->list:
 
 # %% ../nbs/24_distributed.ipynb #2f16f024
 def _lenet_probe(n:int=30)->tuple:
-    "Example task data: a seeded LeNet-5 and a probe of n MNIST-sized samples, the same on every rank."
+    "Example task data: a seeded LeNet-5 and a probe of n MNIST-sized samples, alike on every rank."
     from infonb.models import LeNet5
     torch.manual_seed(0)
     g = torch.Generator().manual_seed(1)
@@ -191,13 +198,17 @@ def _measure_demo(path=None, # records file (None: memory only)
                   steps:Sequence[int]=(0, 1), # the steps measured
                   batch_size:int|None=None, # forward-pass chunks (one process: probe_chunk(n, 2))
                   resume:bool=False, # continue the run in `path`
-                  fail:tuple|None=None, # (rank, forward call) at which that rank's forward pass raises
+                  fail:tuple|None=None, # (rank, forward call) at which that rank's forward raises
                   die:tuple|None=None, # (rank, forward call) at which that rank's process is killed
+                  cuda:bool=False, # network and probe on GPU `rank` (NCCL, one GPU per rank)
                  )->dict:
-    "Example task: InfoFlow.measure of a LeNet-5 with two estimators, a scale test, PID and MI matrix."
+    "Example task: InfoFlow.measure of a LeNet-5: two estimators, a scale test, PID, MI matrices."
     from infonb.flow import InfoFlow
     from infonb.estimator import Estimator
     net, probe = _lenet_probe()
+    if cuda:
+        device = torch.device('cuda', world()[0])
+        net, probe = net.to(device), tuple(t.to(device) for t in probe)
     net.train()
     calls = [0]
     def hook(module, inputs):  # a failure injected into the forward pass of one rank
@@ -206,8 +217,8 @@ def _measure_demo(path=None, # records file (None: memory only)
         if die == (world()[0], calls[0]): os._exit(3)
     net.register_forward_pre_hook(hook)
     model = torch.nn.parallel.DistributedDataParallel(net) if ddp else net
-    flow = InfoFlow(model, probe, estimators=[Estimator(), Estimator(alpha=2)], scales=(4,), pid=True,
-                    mi_matrix_every=1, path=path, resume=resume, batch_size=batch_size)
+    flow = InfoFlow(model, probe, estimators=[Estimator(), Estimator(alpha=2)], scales=(4,),
+                    pid=True, mi_matrix_every=1, path=path, resume=resume, batch_size=batch_size)
     before = _state(net)
     for s in steps: flow.measure(s, epoch=s)
     after = _state(net)
@@ -241,6 +252,6 @@ def measurement_traffic(n:int, # probe samples
                         entropies:int=0, # independent entropies whose results are gathered
                         itemsize:int=4, # bytes per output value (float32)
                        )->int: # bytes each rank receives per measurement
-    "Bytes a rank receives in one distributed measurement: the other ranks' layer outputs and results."
+    "Bytes a rank receives in one distributed measurement: others' layer outputs and results."
     rows = n - len(shard(n, 0, ranks))  # the most rows a rank lacks
     return rows * sum(widths) * itemsize + entropies * 8 * 4

@@ -19,14 +19,15 @@ import torch
 from torch import nn, Tensor
 from fastcore.basics import patch
 from .kernels import label_classes, label_gram
-from .renyi import (ENTROPY_METHODS, SATURATION_TOL, SaturationWarning, exact_entropy, is_saturated,
-                          label_joint_entropy, spectral_entropy, symmetric_eigvals, unit_diagonal, unit_diagonal_entropy)
+from .renyi import (ENTROPY_METHODS, SATURATION_TOL, SaturationWarning, exact_entropy,
+                          is_saturated, label_joint_entropy, spectral_entropy, symmetric_eigvals,
+                          unit_diagonal, unit_diagonal_entropy)
 from .estimator import Estimator, as_estimator
 from .hooks import _layer_gram, layer_outputs, model_device, resolve_layers
 from .distributed import on_rank0, probe_outputs, share_work, unwrap, world
 from .memory import GRAM_COPIES, check_memory, gram_bytes
-from .records import (RECORD_KEYS, SERIES_KEYS, DPI_CHAINS, DPIReport, plain, load_records, by_step,
-                            dpi_report, read_json, select, write_json_atomic)
+from .records import (RECORD_KEYS, SERIES_KEYS, DPI_CHAINS, DPIReport, plain, load_records,
+                            by_step, dpi_report, read_json, select, write_json_atomic)
 
 # %% ../nbs/20_flow.ipynb #6c697220
 def check_probe(probe, # a pair (x, y): inputs (n, ...) floating point, integer labels (n,)
@@ -64,14 +65,14 @@ _entropies = unit_diagonal_entropy
 def _saturated(U:Tensor, # unit-diagonal Gram matrices (..., n, n)
                S:Tensor|None=None, # their entropies (...), bits
               )->Tensor: # bool (...)
-    "Which Gram matrices are numerically the identity (is_saturated), or have an entropy near log2 n."
+    "Which Gram matrices are numerically the identity (is_saturated) or have entropy near log2 n."
     sat = is_saturated(U)
     return sat if S is None else sat | (S > math.log2(U.shape[-1]) - SATURATION_BITS)
 
 # %% ../nbs/20_flow.ipynb #c3cd4ef5
 @dataclass(eq=False)
 class ProbeSide:
-    "What depends on the probe and the estimator only: the Gram matrices of X and Y, their entropies, the classes."
+    "What depends on the probe and estimator only: Gram matrices of X and Y, entropies, classes."
     estimator:Estimator # the estimator it was computed with
     Ux:Tensor           # unit-diagonal Gram matrix of the inputs (n, n)
     Uy:Tensor           # unit-diagonal Gram matrix of the labels (n, n)
@@ -88,8 +89,8 @@ class ProbeSide:
         device = torch.device(device)
         if self.Ux.device == device: return self
         cls = None if self.classes is None else [c.to(device) for c in self.classes]
-        return ProbeSide(self.estimator, self.Ux.to(device), self.Uy.to(device), cls, self.H_X, self.H_Y,
-                         self.H_XY, self.widths_x, self.saturated_x)
+        return ProbeSide(self.estimator, self.Ux.to(device), self.Uy.to(device), cls, self.H_X,
+                         self.H_Y, self.H_XY, self.widths_x, self.saturated_x)
 
 # %% ../nbs/20_flow.ipynb #a11gn001
 def _aligned(estimator:Estimator, # an estimator; only width='alignment' is resolved
@@ -108,7 +109,7 @@ def _aligned(estimator:Estimator, # an estimator; only width='alignment' is reso
 
 # %% ../nbs/20_flow.ipynb #f10a0005
 def _side(Ux:Tensor, wx:Tensor, Uy:Tensor, estimator:Estimator, label_blocks:bool)->ProbeSide:
-    "The probe side from the Gram matrices of X and Y: their entropies, from the class blocks where they exist."
+    "The probe side from the Gram matrices of X and Y: entropies from the class blocks if any."
     alpha, method = estimator.alpha, estimator.method
     classes = label_classes(Uy) if label_blocks else None
     if classes is not None:  # S(Y) and S(X,Y) from the class blocks
@@ -118,12 +119,13 @@ def _side(Ux:Tensor, wx:Tensor, Uy:Tensor, estimator:Estimator, label_blocks:boo
     sat = bool(_saturated(Ux, h_x))
     if sat: warnings.warn(f"the probe inputs X are saturated for the estimator {estimator.name}: "
                           "their Gram matrix "
-                          "is (nearly) I/n; every I(X;T) is meaningless. Use a wider kernel.", SaturationWarning,
-                          stacklevel=3)
-    return ProbeSide(estimator, Ux, Uy, classes, float(h_x), float(h_y), float(h_xy), wx.tolist(), sat)
+                          "is (nearly) I/n; every I(X;T) is meaningless. Use a wider kernel.",
+                          SaturationWarning, stacklevel=3)
+    return ProbeSide(estimator, Ux, Uy, classes, float(h_x), float(h_y), float(h_xy), wx.tolist(),
+                     sat)
 
 def _probe_sides(x:Tensor, y:Tensor, estimators:list, device=None, label_blocks:bool=True)->list:
-    "The probe side of each estimator; X's Gram computed once per Gram key, Y's once per label kernel."
+    "The probe side of each estimator; X's Gram once per Gram key, Y's once per label kernel."
     if device is not None: x, y = x.to(device), y.to(device)
     grams_x, grams_y, sides = {}, {}, []
     for e in estimators:
@@ -155,12 +157,12 @@ def probe_side(x:Tensor, # inputs (n, ...) of the probe
 def _exact_by_alpha(G:Tensor, # unit-diagonal Gram matrices (..., n, n)
                     alphas:list, # orders
                    )->list: # one tensor (...) of entropies per order
-    "Exact entropies of G at several orders from one eigendecomposition (the Frobenius norm at alpha = 2)."
+    "Exact entropies of G at several orders from one eigendecomposition (Frobenius at alpha 2)."
     lam = symmetric_eigvals(G) if any(a != 2 for a in alphas) else None
     return [exact_entropy(G, a) if a == 2 else spectral_entropy(lam, a) for a in alphas]
 
 def _with_label(G:Tensor, sides:list, scratch:bool)->list:
-    "For each side: S(G) and S(G∘K_Y) of a stack of unit-diagonal joints; eigenvalues shared across orders."
+    "For each side: S(G) and S(G∘K_Y) of a stack of joints; eigenvalues shared across orders."
     out = [None] * len(sides)
     exact = [i for i, s in enumerate(sides) if ENTROPY_METHODS[s.estimator.method] is exact_entropy]
     for i, h in zip(exact, _exact_by_alpha(G, [sides[i].estimator.alpha for i in exact])):
@@ -172,9 +174,10 @@ def _with_label(G:Tensor, sides:list, scratch:bool)->list:
         if s.classes is not None: out[i][1] = label_joint_entropy(G, s.classes, s.estimator.alpha)
         else: full.setdefault(s.estimator.label_kernel, []).append(i)
     for idx in full.values():
-        for i, h in zip(idx, _exact_by_alpha(G * sides[idx[0]].Uy, [sides[i].estimator.alpha for i in idx])):
+        for i, h in zip(idx, _exact_by_alpha(G * sides[idx[0]].Uy,
+                                             [sides[i].estimator.alpha for i in idx])):
             out[i][1] = h
-    for i, s in enumerate(sides):  # the approximations: each estimator's own calls, as it makes them alone
+    for i, s in enumerate(sides):  # approximations: each estimator's own calls, as if alone
         if out[i] is not None: continue
         a, m = s.estimator.alpha, s.estimator.method
         if s.classes is not None:
@@ -187,10 +190,10 @@ def _with_label(G:Tensor, sides:list, scratch:bool)->list:
 
 # %% ../nbs/20_flow.ipynb #f10a0008
 def _group_entropies(Ut:Tensor, # unit-diagonal Gram matrices of L layers (L, n, n)
-                     sides:list, # probe sides of estimators with the same Gram key (same n, same device)
-                     max_bytes:int=STACK_BYTES, # the largest stack of Gram matrices per entropy call
+                     sides:list, # probe sides of estimators of one Gram key (same n, same device)
+                     max_bytes:int=STACK_BYTES, # the largest stack of Gram matrices per call
                     )->list: # per side: H_T, H_XT, H_TY, H_XTY, four tensors (L,)
-    "The four entropies of each layer for each estimator, batched over layers and sharing eigenvalues."
+    "The four entropies of each layer for each estimator, batched over layers, sharing eigenvalues."
     L, n, Ux = Ut.shape[0], Ut.shape[-1], sides[0].Ux
     # a chunk's stack of 2 (4) matrices per layer, and copies
     per = max(1, max_bytes // (6 * 8 * n * n))
@@ -210,7 +213,7 @@ def layer_entropies(Ut:Tensor, # unit-diagonal Gram matrices of L layers (L, n, 
                     *,
                     max_bytes:int=STACK_BYTES, # the largest stack of Gram matrices per entropy call
                    )->tuple: # H_T, H_XT, H_TY, H_XTY: four tensors (L,)
-    "The four entropies of each layer, batched: one call for S(T) and S(X,T), one for the joints with Y."
+    "The four entropies of each layer, batched: one call for S(T), S(X,T), one for joints with Y."
     return _group_entropies(Ut, [side], max_bytes)[0]
 
 # %% ../nbs/20_flow.ipynb #13be2e1e
@@ -233,12 +236,12 @@ def _layer_grams(items:list, # (label, outputs (n, ...), scale) per layer
 
 def measurement_bytes(n:int, # probe samples
                       layers:int, # layers measured
-                      estimators:Sequence=(Estimator(),), # the estimators measured on the same outputs
-                      scales:Sequence=(), # scale-test factors (each adds a copy of every layer's Gram)
-                      label_blocks:bool=True, # class blocks for joints with Y (else 4 Grams a layer)
-                      max_bytes:int=STACK_BYTES, # the largest stack of Gram matrices per entropy call
+                      estimators:Sequence=(Estimator(),), # estimators measured on the same outputs
+                      scales:Sequence=(), # scale-test factors (each adds a copy of layer Grams)
+                      label_blocks:bool=True, # class blocks for joints with Y (else 4 Grams/layer)
+                      max_bytes:int=STACK_BYTES, # the largest stack of Gram matrices per call
                      )->int: # peak bytes, beyond the model and its outputs
-    "Peak memory of one measurement: layer and probe Grams, one stack of joints, the entropy method's copies."
+    "Peak memory of one measurement: layer and probe Grams, a stack of joints, the method's copies."
     # one group of estimators' layer Grams, the scale copies included
     grams = layers * (1 + len(scales))
     # layers per stack, as _group_entropies chunks them
@@ -248,7 +251,8 @@ def measurement_bytes(n:int, # probe samples
     probe = len({e.gram_key for e in estimators}) + len({e.label_kernel for e in estimators})
     return gram_bytes(n, grams + probe + 2 * (2 if blocks else 6) * per + GRAM_COPIES)
 
-def _check_measurement(n:int, layers:int, estimators, scales, label_blocks:bool, max_bytes:int, what:str):
+def _check_measurement(n:int, layers:int, estimators, scales, label_blocks:bool, max_bytes:int,
+                       what:str):
     "Refuse a measurement whose peak passes the memory limit (`measurement_bytes`)."
     check_memory(measurement_bytes(n, layers, estimators, scales, label_blocks, max_bytes),
                  f"{what}: one measurement of {layers} layers x {len(estimators)} estimators x "
@@ -277,9 +281,8 @@ def _check_acts(acts, n:int)->dict:
 
 def _measure_group(items:list, sides:list, max_bytes:int=STACK_BYTES, previous:dict|None=None,
                    momentum:float=0.0)->tuple:
-    "The four quantities of each layer for estimators sharing a Gram key: (infos, Ut, widths, saturated)."
-    s = sides[0]
-    Ut, widths = _layer_grams(items, s, previous, momentum)
+    "The four quantities of each layer for estimators sharing a Gram key: (infos, Ut, widths, sat)."
+    Ut, widths = _layer_grams(items, sides[0], previous, momentum)
     infos = [_information(*h, s) for h, s in zip(_group_entropies(Ut, sides, max_bytes), sides)]
     near_identity = _saturated(Ut)
     n_bits = math.log2(Ut.shape[-1]) - SATURATION_BITS
@@ -288,10 +291,8 @@ def _measure_group(items:list, sides:list, max_bytes:int=STACK_BYTES, previous:d
 # %% ../nbs/20_flow.ipynb #cd52cab5
 def _piece(items:list, sides:list, max_bytes:int, k:int, grams=None, previous=None,
            momentum:float=0.0)->tuple:
-    "Item k of a group: per side its four entropies (CPU), its widths, whether its Gram is near I/n."
-    s = sides[0]
-    if grams is None:
-        Ut, widths = _layer_grams(items[k:k + 1], s, previous, momentum)
+    "Item k of a group: per side its four entropies (CPU), its widths, whether its Gram is ~I/n."
+    if grams is None: Ut, widths = _layer_grams(items[k:k + 1], sides[0], previous, momentum)
     else: Ut, widths = grams[0][k:k + 1], grams[1][k:k + 1]
     fours = _group_entropies(Ut, sides, max_bytes)
     return [tuple(h.cpu() for h in four) for four in fours], widths[0], bool(_saturated(Ut)[0])
@@ -316,7 +317,8 @@ def _shared_groups(items:list, # (label, outputs, scale) per layer and scale
         infos = [_information(*(torch.cat([q[0][s][h] for q in got]) for h in range(4)), side)
                  for s, side in enumerate(sides)]
         near = torch.tensor([q[2] for q in got])
-        out.append((infos, [q[1] for q in got], [(near | (f['H_T'] > n_bits)).tolist() for f in infos]))
+        out.append((infos, [q[1] for q in got],
+                    [(near | (f['H_T'] > n_bits)).tolist() for f in infos]))
     return out
 
 # %% ../nbs/20_flow.ipynb #f10a0011
@@ -331,14 +333,15 @@ def measure_layers(acts:dict, # layer name -> outputs on the probe (n, ...)
                    *,
                    max_bytes:int=STACK_BYTES, # the largest stack of Gram matrices per entropy call
                   )->OrderedDict: # layer -> dict(H_T, I_XT, I_TY, I_XT_Y, width, saturated)
-    "The measurement core: H(T), I(X;T), I(T;Y), I(X;T|Y) in bits of each layer, from its outputs on the probe."
+    "The measurement core: H(T), I(X;T), I(T;Y), I(X;T|Y) in bits of each layer's probe outputs."
     if estimator is not None and estimator != side.estimator:
         raise ValueError(f"the probe side was made for the estimator {side.estimator.name}, not "
                          f"{estimator.name}; "
                          "make it with probe_side(x, y, estimator)")
     n = side.Ux.shape[-1]
     _check_acts(acts, n)
-    _check_measurement(n, len(acts), [side.estimator], (), side.classes is not None, max_bytes, 'measure_layers')
+    _check_measurement(n, len(acts), [side.estimator], (), side.classes is not None, max_bytes,
+                       'measure_layers')
     return _measure_layers(acts, side, max_bytes)
 
 def _measure_layers(acts:dict, side:ProbeSide, max_bytes:int)->OrderedDict:
@@ -352,17 +355,18 @@ def layer_information(acts:dict, # layer name -> outputs on the probe (n, ...)
                       probe, # the probe (x, y), or a `ProbeSide` computed by `probe_side`
                       estimator:Estimator|None=None, # how to measure; None: Estimator(**kw)
                       *,
-                      label_blocks:bool=True, # class blocks for the joints with Y (same values, faster)
-                      max_bytes:int=STACK_BYTES, # the largest stack of Gram matrices per entropy call
+                      label_blocks:bool=True, # class blocks for joints with Y (same values, faster)
+                      max_bytes:int=STACK_BYTES, # the largest stack of Gram matrices per call
                       **kw, # estimator fields instead of `estimator`: alpha, width, k, mode, ...
                      )->OrderedDict: # layer -> dict(H_T, I_XT, I_TY, I_XT_Y, width, saturated)
-    "H(T), I(X;T), I(T;Y), I(X;T|Y) in bits for each layer's outputs on the probe: probe_side + measure_layers."
+    "H(T), I(X;T), I(T;Y), I(X;T|Y) in bits of layers' probe outputs: probe_side + measure_layers."
     if isinstance(probe, ProbeSide):  # keywords must agree with the side's estimator
         estimator = as_estimator(probe.estimator if estimator is None else estimator, **kw)
         return measure_layers(acts, probe, estimator, max_bytes=max_bytes)
     estimator, (x, y) = as_estimator(estimator, **kw), check_probe(probe)
     _check_acts(acts, len(y))
-    _check_measurement(len(y), len(acts), [estimator], (), label_blocks, max_bytes, 'layer_information')
+    _check_measurement(len(y), len(acts), [estimator], (), label_blocks, max_bytes,
+                       'layer_information')
     side = _probe_sides(x, y, [estimator], next(iter(acts.values())).device, label_blocks)[0]
     return _measure_layers(acts, side, max_bytes)
 
@@ -371,7 +375,8 @@ def layer_information(acts:dict, # layer name -> outputs on the probe (n, ...)
 def preserved_rng():
     "Restore the random number generators (Python, NumPy, torch CPU and CUDA) on exit."
     py, npy, cpu = random.getstate(), np.random.get_state(), torch.get_rng_state()
-    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else None
+    live = torch.cuda.is_available() and torch.cuda.is_initialized()
+    cuda = torch.cuda.get_rng_state_all() if live else None
     try: yield
     finally:
         random.setstate(py); np.random.set_state(npy); torch.set_rng_state(cpu)
@@ -383,8 +388,10 @@ _KEYS = RECORD_KEYS + SERIES_KEYS  # a record's own keys
 def _rule_name(e:Estimator)->str:
     "A readable name of the width rule and the options that differ from the defaults."
     w = e.width
-    name = w if isinstance(w, str) else getattr(w, '__name__', 'callable') if callable(w) else 'fixed'
-    opts = ([f'gamma={e.gamma}'] if e.gamma != 1 else []) + ([] if e.standardize else ['standardize=False'])
+    if isinstance(w, str): name = w
+    else: name = getattr(w, '__name__', 'callable') if callable(w) else 'fixed'
+    opts = (([f'gamma={e.gamma}'] if e.gamma != 1 else [])
+            + ([] if e.standardize else ['standardize=False']))
     return f"{name}({', '.join(opts)})" if opts else name
 
 def _at_epochs(epoch, every)->bool:
@@ -397,7 +404,8 @@ def _check_scales(scales)->tuple:
     "Scale-test factors: distinct finite numbers > 0 other than 1."
     if scales is None: return ()
     if isinstance(scales, (Real, str)): scales = (scales,)
-    bad = [s for s in scales if isinstance(s, bool) or not isinstance(s, Real) or not math.isfinite(s) or s <= 0]
+    bad = [s for s in scales
+           if isinstance(s, bool) or not isinstance(s, Real) or not math.isfinite(s) or s <= 0]
     if bad or len(set(scales)) < len(scales) or 1 in scales:
         raise ValueError("scales must be distinct finite numbers > 0 other than 1 (the plain "
                          f"measurement), got {scales!r}")
@@ -421,7 +429,7 @@ def _check_estimators(estimators, kw:dict)->list:
 
 # %% ../nbs/20_flow.ipynb #f10b0001
 class InfoFlow:
-    "Track H(T), I(X;T), I(T;Y), I(X;T|Y) of a model's layers on a probe, for several estimators, as records."
+    "Track H(T), I(X;T), I(T;Y), I(X;T|Y) of a model's layers on a probe, by estimator, as records."
     def __init__(self,
                  model:nn.Module, # the network
                  probe, # (x, y): inputs (n, ...) and integer labels (n,)
@@ -447,8 +455,9 @@ class InfoFlow:
         self.model, self.layers = model, resolve_layers(unwrap(model), layers)
         self.x, self.y = check_probe(probe)
         self.estimators, self.scales = _check_estimators(estimators, kw), _check_scales(scales)
-        if mi_matrix_every is not None and (isinstance(mi_matrix_every, bool) or not isinstance(mi_matrix_every, Integral)
-                                            or mi_matrix_every < 1):
+        every = mi_matrix_every
+        if every is not None and (isinstance(every, bool) or not isinstance(every, Integral)
+                                  or every < 1):
             raise ValueError("mi_matrix_every must be a positive number of epochs or None, got "
                              f"{mi_matrix_every!r}")
         if not (pid is False or pid is True or isinstance(pid, dict)):
@@ -460,9 +469,11 @@ class InfoFlow:
            or not 0 <= width_momentum < 1:
             raise ValueError(f"width_momentum must be a number in [0, 1), got {width_momentum!r}")
         self.width_momentum = float(width_momentum)
-        _check_measurement(len(self.y), len(self.layers), self.estimators, self.scales, label_blocks, max_bytes,
-                           'InfoFlow')  # refused now, not after an epoch of training
-        self.sides = _probe_sides(self.x, self.y, self.estimators, self.device or model_device(model), label_blocks)
+        # refused now, not after an epoch of training
+        _check_measurement(len(self.y), len(self.layers), self.estimators, self.scales,
+                           label_blocks, max_bytes, 'InfoFlow')
+        self.sides = _probe_sides(self.x, self.y, self.estimators,
+                                  self.device or model_device(model), label_blocks)
         groups = {}
         for i, e in enumerate(self.estimators): groups.setdefault(e.gram_key, []).append(i)
         self._groups = list(groups.values())  # estimators that share the layer Grams
@@ -508,12 +519,14 @@ def _option(v):
 
 @patch
 def settings(self:InfoFlow)->dict:
-    "What identifies this run's records: estimators, scales, layers, n, the probe's fingerprint, PID options."
-    return json.loads(json.dumps(dict(estimators=[e.to_dict() for e in self.estimators], scales=list(self.scales),
-                                      layers=self.layers, n=len(self.y), probe=_fingerprint(self.x, self.y),
+    "What identifies the run's records: estimators, scales, layers, n, probe hash, PID options."
+    # width_momentum only when set: runs made before the option resume as they are
+    smooth = {'width_momentum': self.width_momentum} if self.width_momentum else {}
+    return json.loads(json.dumps(dict(estimators=[e.to_dict() for e in self.estimators],
+                                      scales=list(self.scales), layers=self.layers, n=len(self.y),
+                                      probe=_fingerprint(self.x, self.y),
                                       pid=_option(self.pid), mi_matrix_every=self.mi_matrix_every,
-                                      # only when set: runs made before the option resume as they are
-                                      **({'width_momentum': self.width_momentum} if self.width_momentum else {}))))
+                                      **smooth)))
 
 # %% ../nbs/20_flow.ipynb #f10b0005
 def _write_lines(path:Path, rows:list):
@@ -538,8 +551,10 @@ def _differences(old:dict, new:dict)->list:
         a = old.get(key)
         if key == 'estimators' and isinstance(a, list) and len(a) == len(b):
             for i, (ea, eb) in enumerate(zip(a, b)):
-                fields = [f for f in eb if f != 'name' and ea.get(f) != eb[f]] or [f for f in eb if ea.get(f) != eb[f]]
-                out += [f"estimator {eb['name']} {f}: {ea.get(f)!r} in the file, {eb[f]!r} now" for f in fields]
+                fields = ([f for f in eb if f != 'name' and ea.get(f) != eb[f]]
+                          or [f for f in eb if ea.get(f) != eb[f]])
+                out += [f"estimator {eb['name']} {f}: {ea.get(f)!r} in the file, {eb[f]!r} now"
+                        for f in fields]
         elif key == 'estimators' and a != b:
             out.append(f"estimators: {[e.get('name') for e in a or []]} in the file, "
                        f"{[e['name'] for e in b]} now")
@@ -549,8 +564,9 @@ def _differences(old:dict, new:dict)->list:
     return out
 
 def _legacy_differences(records:list, flow)->list:
-    "For a records file without a settings file: what its records say that differs from the tracker's settings."
-    want = {e.name: dict(n=len(flow.y), alpha=e.alpha, mode=e.mode, method=e.method, k=e.k, width_rule=_rule_name(e))
+    "For records without a settings file: what they say that differs from the tracker's settings."
+    want = {e.name: dict(n=len(flow.y), alpha=e.alpha, mode=e.mode, method=e.method, k=e.k,
+                         width_rule=_rule_name(e))
             for e in flow.estimators}
     first = flow.estimators[0].name
     for r in records:
@@ -570,7 +586,7 @@ def _open(self:InfoFlow, resume:bool, overwrite:bool):
 
 @patch
 def _open_files(self:InfoFlow, resume:bool, overwrite:bool)->tuple:
-    "Start the records file, or resume it: refuse other settings, keep the complete steps, drop a cut-short one."
+    "Start the records file or resume it: refuse other settings, keep whole steps, drop a cut one."
     if resume and overwrite: raise ValueError("resume=True and overwrite=True contradict each "
                                               "other; choose one")
     has = self.path.is_file() and self.path.stat().st_size > 0
@@ -582,7 +598,8 @@ def _open_files(self:InfoFlow, resume:bool, overwrite:bool)->tuple:
     new = self.settings()
     if resume and has:
         records = load_records(self.path)
-        old = read_json(self.settings_path, 'settings file') if self.settings_path.is_file() else None
+        has_settings = self.settings_path.is_file()
+        old = read_json(self.settings_path, 'settings file') if has_settings else None
         diff = _differences(old, new) if old is not None else _legacy_differences(records, self)
         if diff: raise ValueError("resume=True with other settings than those that wrote "
                                   f"{self.path}: "
@@ -604,10 +621,12 @@ def _open_files(self:InfoFlow, resume:bool, overwrite:bool)->tuple:
 def _complete(self:InfoFlow, records:list)->list:
     "The records without an incomplete last step; an incomplete step before the last is an error."
     first = self.estimators[0].name
-    want = {(l, e.name, s) for l in self.layers for e in self.estimators for s in (1.0, *self.scales)}
+    want = {(l, e.name, s) for l in self.layers for e in self.estimators
+            for s in (1.0, *self.scales)}
     steps = {}
     for r in records:
-        steps.setdefault(r['step'], set()).add((r['layer'], r.get('estimator', first), r.get('scale', 1.0)))
+        steps.setdefault(r['step'], set()).add((r['layer'], r.get('estimator', first),
+                                                r.get('scale', 1.0)))
     cut = [s for s, got in steps.items() if got != want]
     if cut and cut != [list(steps)[-1]]:
         raise ValueError(f"{self.path}: step {cut[0]} holds {len(steps[cut[0]])} of the "
@@ -631,10 +650,10 @@ def _write_step(self:InfoFlow, records:list, mis:list):
 def measure(self:InfoFlow,
             step:int, # optimiser steps so far (the record's key)
             epoch=None, # fractional epoch, for the record
-            mi_matrix:bool|None=None, # also record the MI matrices (None: as `mi_matrix_every` says)
+            mi_matrix:bool|None=None, # also record the MI matrices (None: as mi_matrix_every says)
             **extra, # more values for each record: test_acc, train_loss, ...
            )->list: # the records of this step: one per layer, estimator and scale
-    "Measure every layer for every estimator (and scale) on the probe; the model is left exactly as it was."
+    "Measure every layer for every estimator (and scale) on the probe; the model is left as it was."
     if isinstance(step, bool) or not isinstance(step, Integral) or step < 0:
         raise ValueError(f"step must be an integer >= 0, got {step!r}")
     step = int(step)
@@ -678,7 +697,7 @@ def _last_widths(self:InfoFlow, estimator:Estimator)->dict:
 # %% ../nbs/20_flow.ipynb #f10b0010
 @patch
 def _measure_step(self:InfoFlow, acts:dict, step:int, epoch, extra:dict, want_mi:bool)->tuple:
-    "The records and MI matrices of one step: each group of estimators measured on the same outputs."
+    "The records and MI matrices of one step: each estimator group measured on the same outputs."
     dev = self.device or next(iter(acts.values())).device
     self.sides = [s.to(dev) for s in self.sides]
     items = [(_item_label(l, s), acts[l], s) for s in (1.0, *self.scales) for l in self.layers]
@@ -698,13 +717,15 @@ def _measure_step(self:InfoFlow, acts:dict, step:int, epoch, extra:dict, want_mi
                     if acts[r['layer']].ndim >= 3:
                         r.update(self._pid(acts[r['layer']], r['layer'], side))
             if want_mi:
-                M, names = _mi_matrix(Ut[:L], self.layers, side, {q: v[:L] for q, v in info.items()}, self.max_bytes)
-                mis[i] = dict(step=step, epoch=epoch, estimator=side.estimator.name, names=names, M=plain(M))
+                M, names = _mi_matrix(Ut[:L], self.layers, side,
+                                      {q: v[:L] for q, v in info.items()}, self.max_bytes)
+                mis[i] = dict(step=step, epoch=epoch, estimator=side.estimator.name, names=names,
+                              M=plain(M))
     return [r for i in sorted(records) for r in records[i]], [mis[i] for i in sorted(mis)]
 
 @patch
 def _shared(self:InfoFlow, items:list, dev, want_mi:bool)->tuple:
-    "The groups' pieces divided over the ranks; with the MI matrix, every rank makes all the Grams first."
+    "The groups' pieces divided over the ranks; for an MI matrix every rank makes all Grams first."
     groups = [[self.sides[i] for i in group] for group in self._groups]
     m, previous = self.width_momentum, [self._last_widths(s[0].estimator) for s in groups]
     grams = [_layer_grams(items, s[0], p, m) if want_mi else None
@@ -713,14 +734,18 @@ def _shared(self:InfoFlow, items:list, dev, want_mi:bool)->tuple:
         [g or (None, None) for g in grams]
 
 @patch
-def _records(self:InfoFlow, step:int, epoch, extra:dict, side:ProbeSide, info:dict, widths:list, sat:list)->list:
+def _records(self:InfoFlow, step:int, epoch, extra:dict, side:ProbeSide, info:dict, widths:list,
+             sat:list)->list:
     "One record per scale and layer of one estimator."
     e, L = side.estimator, len(self.layers)
-    settings = dict(width_rule=_rule_name(e), k=e.k, mode=e.mode, alpha=e.alpha, method=e.method, n=len(self.y))
-    return [dict(step=step, epoch=epoch, layer=l, depth=d + 1, **{q: plain(v[j].item(), q) for q, v in info.items()},
-                 H_X=side.H_X, H_Y=side.H_Y, width=plain(widths[j]), **settings, saturated=bool(sat[j]),
-                 estimator=e.name, scale=s, **extra)
-            for si, s in enumerate((1.0, *self.scales)) for d, l in enumerate(self.layers) for j in [si * L + d]]
+    settings = dict(width_rule=_rule_name(e), k=e.k, mode=e.mode, alpha=e.alpha, method=e.method,
+                    n=len(self.y))
+    return [dict(step=step, epoch=epoch, layer=l, depth=d + 1,
+                 **{q: plain(v[j].item(), q) for q, v in info.items()},
+                 H_X=side.H_X, H_Y=side.H_Y, width=plain(widths[j]), **settings,
+                 saturated=bool(sat[j]), estimator=e.name, scale=s, **extra)
+            for si, s in enumerate((1.0, *self.scales)) for d, l in enumerate(self.layers)
+            for j in [si * L + d]]
 
 # %% ../nbs/20_flow.ipynb #f10b0011
 @patch
@@ -751,13 +776,16 @@ def _warn_saturated(self:InfoFlow, records:list, step:int):
                       f"{math.log2(len(self.y)):.2f} bits or "
                       "differences of such values whatever the network does. Use a wider kernel "
                       "(a width that follows "
-                      "the data's scale, e.g. width='knn' with mode='tensor').", SaturationWarning, stacklevel=3)
+                      "the data's scale, e.g. width='knn' with mode='tensor').", SaturationWarning,
+                      stacklevel=3)
 
 @patch
 def __repr__(self:InfoFlow):
     return (f"InfoFlow({type(self.model).__name__}, layers={self.layers}, n={len(self.y)}, "
-            f"estimators={[e.name for e in self.estimators]}" + (f", scales={self.scales}" if self.scales else '')
-            + f", {len(self.steps)} steps measured" + (f", path={self.path}" if self.path else '') + ')')
+            f"estimators={[e.name for e in self.estimators]}"
+            + (f", scales={self.scales}" if self.scales else '')
+            + f", {len(self.steps)} steps measured" + (f", path={self.path}" if self.path else '')
+            + ')')
 
 @patch
 def select(self:InfoFlow, estimator=None, scale:float=1.0)->list:
@@ -767,7 +795,7 @@ def select(self:InfoFlow, estimator=None, scale:float=1.0)->list:
 
 # %% ../nbs/20_flow.ipynb #47ee913c
 class MIMatrix(NamedTuple):
-    "Mutual information between every pair of X, the layers and Y (bits); entropies on the diagonal."
+    "Mutual information between all pairs of X, the layers and Y (bits); entropies on the diagonal."
     M:Tensor # (m, m) symmetric
     names:list # ['X', layers..., 'Y']
 
@@ -781,7 +809,7 @@ def _mi_matrix(Ut:Tensor, # the layers' unit-diagonal Gram matrices (L, n, n)
                known:dict, # the layers' H_T, I_XT, I_TY (tensors (L,)), from the core
                max_bytes:int=STACK_BYTES, # the largest stack of Gram matrices per entropy call
               )->tuple: # (M, names)
-    "MI matrix of X, the layers and Y, from the layers' Gram matrices and their measured quantities."
+    "MI matrix of X, the layers and Y, from the layers' Gram matrices and measured quantities."
     L, alpha, method = len(layers), side.estimator.alpha, side.estimator.method
     M = torch.zeros(L + 2, L + 2, dtype=torch.float64)
     H_T = known['H_T'].cpu()
@@ -802,7 +830,7 @@ def _mi_matrix(Ut:Tensor, # the layers' unit-diagonal Gram matrices (L, n, n)
     return M, ['X', *layers, 'Y']
 
 # %% ../nbs/20_flow.ipynb #f10d0001
-def mi_matrix(model_or_acts, # a model (its layers run on the probe) or a dict layer name -> outputs on the probe
+def mi_matrix(model_or_acts, # a model (its layers run on the probe) or a dict name -> probe outputs
               probe, # (x, y)
               layers=None, # for a model: which layers (default: the model's)
               estimator:Estimator|None=None, # how to measure; None: Estimator(**kw)

@@ -14,17 +14,17 @@ from typing import Callable, NamedTuple
 import torch
 from torch import Tensor
 from .kernels import check_label_gram, label_classes, label_gram
-from .renyi import (ENTROPY_METHODS, SaturationWarning, check_alpha, is_saturated, label_joint_entropy,
-                          renyi_entropy, unit_diagonal)
+from .renyi import (ENTROPY_METHODS, SaturationWarning, check_alpha, is_saturated,
+                          label_joint_entropy, renyi_entropy, unit_diagonal)
 from .estimator import Estimator, as_estimator
 from .hooks import _channel_log_grams, _check_layer, channel_log_grams
 from .distributed import shard, share_work, world
-from .memory import (MemoryLimitError, NORMALIZE_COPIES, check_memory, format_bytes, get_memory_limit,
-                           gram_bytes, parse_bytes)
+from .memory import (MemoryLimitError, NORMALIZE_COPIES, check_memory, format_bytes,
+                           get_memory_limit, gram_bytes, parse_bytes)
 
 # %% ../nbs/21_pid.ipynb #635f3214
 class PID(NamedTuple):
-    "Two-source partial information decomposition of I(T^i,T^j;Y), in bits: the four atoms and the three mutual informations."
+    "Two-source PID of I(T^i,T^j;Y) in bits: the four atoms and the three mutual informations."
     redundancy:Tensor # Rdn: information about Y that either source carries alone
     unique_i:Tensor # Unq_i = I(T^i;Y) - Rdn
     unique_j:Tensor # Unq_j = I(T^j;Y) - Rdn
@@ -50,9 +50,9 @@ def coinformation_redundancy(mi_iy:Tensor, # I(T^i;Y) in bits
     return (torch.as_tensor(mi_iy) + mi_jy - mi_ijy).clamp_min(0)
 
 # %% ../nbs/21_pid.ipynb #44b181d4
-def width_corrected_joint_gram(*grams, # unit-diagonal Gram matrices (..., n, n) with entries >= 0 (or one list of them)
+def width_corrected_joint_gram(*grams, # unit-diagonal Grams (..., n, n), entries >= 0 (or one list)
                               )->Tensor: # (K_1 ∘ ... ∘ K_m)^(1/m), unit diagonal
-    "Joint Gram matrix of m variables with each factor's Gaussian width scaled by sqrt(m): the m-th root of the Hadamard product."
+    "Joint Gram of m variables, Gaussian widths times sqrt(m): the Hadamard product's m-th root."
     if len(grams) == 1 and isinstance(grams[0], (list, tuple)): grams = tuple(grams[0])
     if any((U < 0).any() for U in grams):
         raise ValueError("the sqrt(m) width correction needs Gram matrices with entries >= 0 "
@@ -63,7 +63,7 @@ def width_corrected_joint_gram(*grams, # unit-diagonal Gram matrices (..., n, n)
     return torch.exp(logs / len(grams))
 
 def _target(Ky, n:int|None, require_label_kernel:bool, label_kernel:str='delta', name:str='Ky'):
-    "The unit-diagonal target Gram matrix (labels (n,) get `label_kernel`) and its classes (None: not a label Gram)."
+    "The unit-diagonal target Gram (labels get `label_kernel`) and its classes (None: not labels)."
     if not isinstance(Ky, Tensor): Ky = torch.as_tensor(Ky)
     if Ky.ndim == 1: Ky = label_gram(Ky, label_kernel)
     Uy = unit_diagonal(Ky, name)
@@ -86,13 +86,13 @@ def pid(Ki, # Gram matrices of the first source T^i (..., n, n)
         Ky, # Gram matrix of the target Y (..., n, n), or integer labels (n,) for the delta kernel
         alpha:float=1.01, # order of the entropy
         *,
-        redundancy:Callable=mmi_redundancy, # redundancy measure: fn(mi_iy, mi_jy, mi_ijy, **context) -> bits
+        redundancy:Callable=mmi_redundancy, # fn(mi_iy, mi_jy, mi_ijy, **context) -> bits
         method:str='exact', # entropy method ('exact' or one registered by infonb.approx)
-        joint_width_correction:bool=False, # pair joint (K_i∘K_j)^(1/2): each factor's width scaled by sqrt(2)
+        joint_width_correction:bool=False, # pair joint (K_i∘K_j)^(1/2): widths times sqrt(2)
         require_label_kernel:bool=False, # raise unless Ky is a label Gram matrix (delta kernel)
-        label_blocks:bool=True, # exact joints with a label target from its class blocks (same values, faster)
-       )->PID: # redundancy, unique_i, unique_j, synergy, mi_iy, mi_jy, mi_ijy: tensors (...) in bits
-    "Partial information decomposition of what two sources tell about a target, from their Gram matrices."
+        label_blocks:bool=True, # exact joints with a label target from its class blocks (faster)
+       )->PID: # redundancy, unique_i, unique_j, synergy, mi_iy, mi_jy, mi_ijy: (...) in bits
+    "Partial information decomposition of what two sources tell about a target, from Gram matrices."
     alpha = check_alpha(alpha)
     Ui, Uj = unit_diagonal(Ki, 'Ki'), unit_diagonal(Kj, 'Kj')
     if Ui.shape[-1] != Uj.shape[-1]:
@@ -102,7 +102,8 @@ def pid(Ki, # Gram matrices of the first source T^i (..., n, n)
     Uy, classes = _target(Ky, Ui.shape[-1], require_label_kernel)
     Kij = width_corrected_joint_gram(Ui, Uj) if joint_width_correction else Ui * Uj
     shape = torch.broadcast_shapes(Ui.shape, Uj.shape)
-    check_memory(gram_bytes(shape[-1], 3 * (2 + NORMALIZE_COPIES), math.prod(shape[:-2])),  # sources, joints, copies
+    # sources, joints, copies
+    check_memory(gram_bytes(shape[-1], 3 * (2 + NORMALIZE_COPIES), math.prod(shape[:-2])),
                  f"pid of Gram matrices {tuple(shape)}")
     # one batched call for the three sources
     G = torch.stack([Ui.expand(shape), Uj.expand(shape), Kij.expand(shape)])
@@ -125,9 +126,9 @@ def redundancy_synergy_tradeoff(redundancy:Tensor, # Rdn of each pair (..., P)
 
 def weighted_nonredundant_information(redundancy:Tensor, # Rdn of each pair (..., P)
                                       mi_pair:Tensor, # I(T^i,T^j;Y) of each pair (..., P)
-                                      eps:float=1e-9, # NaN when the pairs carry less information (bits) in all
+                                      eps:float=1e-9, # NaN when the pairs carry less (bits) in all
                                      )->Tensor: # WNI (...) in [0, 1]
-    "WNI: the share of the pairs' information that is not redundant, sum(I_ij - Rdn_ij) / sum(I_ij), clipped to [0, 1]."
+    "WNI: the pairs' non-redundant share sum(I_ij - Rdn_ij) / sum(I_ij), clipped to [0, 1]."
     total = mi_pair.sum(-1)
     wni = ((mi_pair - redundancy).sum(-1) / torch.where(total > eps, total, 1.)).clamp(0, 1)
     return torch.where(total > eps, wni, torch.nan)
@@ -169,11 +170,11 @@ def pair_indices(C:int, # channels
 # %% ../nbs/21_pid.ipynb #184d33b1
 @dataclass
 class LayerPID:
-    "Pairwise partial information decomposition of a layer's channels with the label, and the layer quantities (bits)."
+    "Pairwise PID of a layer's channels with the label, and the layer quantities (bits)."
     mi_layer:float # I(T^1..T^C; Y)
     rst:float # redundancy-synergy trade-off over the pairs, in [-1, 1]
     wni:float # weighted non-redundant information over the pairs, in [0, 1]
-    redundancy:Tensor # (C, C) Rdn_ij; diagonal: self pairs (= I(T^i;Y) under MMI); NaN where not computed
+    redundancy:Tensor # (C, C) Rdn_ij; diagonal: self pairs (I(T^i;Y) under MMI); NaN: not computed
     synergy:Tensor # (C, C) Syn_ij; diagonal: self-pair synergy (resolution bias)
     unique:Tensor # (C, C) [i, j]: Unq_i in the pair (i, j)
     mi_pairs:Tensor # (C, C) I(T^i,T^j;Y); diagonal: I(T^i,T^i;Y)
@@ -182,7 +183,7 @@ class LayerPID:
     rst_self:float # RST of the self pairs: the value of a layer of copies
     wni_self:float # WNI of the self pairs
     pairs:Tensor # (P, 2) the pairs decomposed
-    widths:Tensor|None # (C,) per-channel widths (before any sqrt(m) scaling); None for given Gram matrices
+    widths:Tensor|None # (C,) per-channel widths (before any sqrt(m) scaling); None for given Grams
     joint_width_correction:bool # joints of m factors with widths scaled by sqrt(m)
     alpha:float # order
     n:int # samples
@@ -192,12 +193,12 @@ class LayerPID:
     estimator:str|None = None # the estimator's name (None: not recorded)
 
     def pair_values(self, which:str)->Tensor:
-        "Values of one (C, C) matrix ('redundancy', 'synergy', 'unique', 'mi_pairs') at the pairs, in order (P,)."
+        "Values (P,) of a (C, C) matrix ('redundancy', 'synergy', 'unique', 'mi_pairs') at the pairs."
         M = getattr(self, which)
         return M[self.pairs[:, 0], self.pairs[:, 1]]
 
     def shares(self)->dict:
-        "How the pairs' information splits: redundant, unique (both sources) and synergistic shares of sum I(T^i,T^j;Y)."
+        "How the pairs' information splits: redundant, unique, synergistic shares of the sum."
         i, j = self.pairs.T
         total = self.mi_pairs[i, j].sum()
         return {'redundancy': (self.redundancy[i, j].sum() / total).item(),
@@ -205,13 +206,18 @@ class LayerPID:
                 'synergy': (self.synergy[i, j].sum() / total).item()}
 
     def summary(self)->dict:
-        "Plain floats for a record: the layer quantities, mean pair atoms, the self-pair control and the settings."
-        syn, rdn = self.pair_values('synergy').mean().item(), self.pair_values('redundancy').mean().item()
+        "Plain floats for a record: layer quantities, mean pair atoms, self-pair control, settings."
+        syn = self.pair_values('synergy').mean().item()
+        rdn = self.pair_values('redundancy').mean().item()
         self_syn = self.self_synergy.mean().item()
-        return {'I_TY_layer': self.mi_layer, 'RST': self.rst, 'WNI': self.wni, 'RST_self': self.rst_self, 'WNI_self': self.wni_self,
-                'redundancy': rdn, 'synergy': syn, 'self_synergy': self_syn, 'synergy_minus_self': syn - self_syn,
-                **{f'{k}_share': v for k, v in self.shares().items()}, 'pairs': len(self.pairs), 'channels': len(self.mi_channels),
-                'joint_width_correction': self.joint_width_correction, 'n_saturated': self.n_saturated, 'n_clipped': self.n_clipped}
+        return {'I_TY_layer': self.mi_layer, 'RST': self.rst, 'WNI': self.wni,
+                'RST_self': self.rst_self, 'WNI_self': self.wni_self,
+                'redundancy': rdn, 'synergy': syn, 'self_synergy': self_syn,
+                'synergy_minus_self': syn - self_syn,
+                **{f'{k}_share': v for k, v in self.shares().items()},
+                'pairs': len(self.pairs), 'channels': len(self.mi_channels),
+                'joint_width_correction': self.joint_width_correction,
+                'n_saturated': self.n_saturated, 'n_clipped': self.n_clipped}
 
     def __repr__(self):
         corr = 'sqrt(m) widths' if self.joint_width_correction else 'product joints'
@@ -225,8 +231,8 @@ class LayerPID:
 
 # %% ../nbs/21_pid.ipynb #04537a49
 def _positive(v, name:str)->int:
-    if isinstance(v, bool) or not isinstance(v, int) or v < 1: raise ValueError(f"{name} must be "
-                                                                                f"a positive integer, got {v!r}")
+    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+        raise ValueError(f"{name} must be a positive integer, got {v!r}")
     return v
 
 def _layer_kind(layer, kind:str, label:str)->tuple:
@@ -234,9 +240,10 @@ def _layer_kind(layer, kind:str, label:str)->tuple:
     if not isinstance(layer, Tensor): layer = torch.as_tensor(layer)
     if kind not in ('auto', 'acts', 'grams'): raise ValueError(f"kind={kind!r} for {label}: "
                                                                "choose 'auto', 'acts' or 'grams'")
-    if kind == 'auto':  # (C, n, n) symmetric with a positive diagonal: channel Gram matrices; anything else: activations
-        kind = 'grams' if (layer.ndim == 3 and layer.shape[1] == layer.shape[2] and layer.is_floating_point()
-                           and torch.allclose(layer[0], layer[0].T) and (layer[0].diagonal() > 0).all()) else 'acts'
+    if kind == 'auto':  # (C, n, n) symmetric, positive diagonal: channel Grams; else: activations
+        grams = (layer.ndim == 3 and layer.shape[1] == layer.shape[2] and layer.is_floating_point()
+                 and torch.allclose(layer[0], layer[0].T) and (layer[0].diagonal() > 0).all())
+        kind = 'grams' if grams else 'acts'
     if kind == 'grams' and layer.ndim != 3:
         raise ValueError(f"channel Gram matrices of {label} must have shape (C, n, n), got "
                          f"{tuple(layer.shape)}")
@@ -244,7 +251,7 @@ def _layer_kind(layer, kind:str, label:str)->tuple:
     return layer, kind
 
 def _layer_size(layer:Tensor, kind:str, n:int, label:str)->tuple:
-    "Channels and samples (C, n) of a layer, checked against the target's n and for at least two channels."
+    "Channels and samples (C, n) of a layer, checked against the target's n and for >= 2 channels."
     C, m = (layer.shape[1], layer.shape[0]) if kind == 'acts' else (layer.shape[0], layer.shape[-1])
     if m != n:
         raise ValueError(f"{label} has n={m} samples (shape {tuple(layer.shape)}) but the target "
@@ -255,7 +262,7 @@ def _layer_size(layer:Tensor, kind:str, n:int, label:str)->tuple:
     return C, n
 
 def _layer_kernels(layer:Tensor, kind:str, estimator:Estimator, correction:bool, label:str)->tuple:
-    "The layer's channel kernels: (log-domain D or direct U (C, n, n), in_log_domain, widths or None)."
+    "The layer's channel kernels: (log-domain D or direct U (C, n, n), in_log_domain, widths|None)."
     if kind == 'acts':
         D, sigma = _channel_log_grams(layer, estimator, label, 2**28, False, 1.0)
         return D, True, sigma
@@ -284,7 +291,7 @@ def _chunk_size(C:int, n:int, device, max_bytes, chunk_pairs, label:str)->int:
     return chunk
 
 class _Joints:
-    "Joint Gram matrices of a layer's channels and their entropies with and without the target; saturation counted."
+    "Joint Grams of a layer's channels, their entropies with and without the target; saturations."
     def __init__(self, L:Tensor, in_log:bool, Uy:Tensor, classes, estimator:Estimator):
         self.L, self.in_log, self.Uy, self.classes, self.saturated = L, in_log, Uy, classes, 0
         self.alpha, self.entropy = estimator.alpha, ENTROPY_METHODS[estimator.method]
@@ -308,8 +315,8 @@ class _Joints:
         return self.entropy(G / n, self.alpha), self.entropy(G * self.Uy / n, self.alpha)
 
 # %% ../nbs/21_pid.ipynb #a2b1c003
-def _pair_information(J:_Joints, mi_c:Tensor, ii:Tensor, jj:Tensor, chunk:int, m:int, h_y, redundancy:Callable,
-                      estimator:Estimator)->tuple:
+def _pair_information(J:_Joints, mi_c:Tensor, ii:Tensor, jj:Tensor, chunk:int, m:int, h_y,
+                      redundancy:Callable, estimator:Estimator)->tuple:
     "I(T^i,T^j;Y) and the redundancy of each pair (ii, jj), chunk by chunk: (mi_pairs, rdn)."
     needs = getattr(redundancy, 'needs_grams', False)
     mi_p, rdn = [], []
@@ -319,14 +326,15 @@ def _pair_information(J:_Joints, mi_c:Tensor, ii:Tensor, jj:Tensor, chunk:int, m
         s, sy = J.entropies(G)
         mi = s + h_y - sy
         grams = dict(Ki=J.gram(i), Kj=J.gram(j), Kij=G, Ky=J.Uy) if needs else {}
-        rdn.append(redundancy(mi_c[i], mi_c[j], mi, alpha=estimator.alpha, method=estimator.method, **grams))
+        rdn.append(redundancy(mi_c[i], mi_c[j], mi, alpha=estimator.alpha, method=estimator.method,
+                              **grams))
         mi_p.append(mi)
         del G
     return torch.cat(mi_p), torch.cat(rdn)
 
 def _shared_pairs(J:_Joints, mi_c:Tensor, ii:Tensor, jj:Tensor, chunk:int, m:int, h_y,
                   redundancy:Callable, estimator:Estimator)->tuple:
-    "`_pair_information` with the pairs in one contiguous block per rank; results, saturation gathered."
+    "`_pair_information` with one contiguous block of pairs per rank; results, saturation gathered."
     size, start = world()[1], J.saturated
     def block(b:range)->tuple:  # this rank's pairs: (mi_pairs, rdn) on the CPU, saturated Grams
         if not len(b): return mi_c.new_empty(0).cpu(), mi_c.new_empty(0).cpu(), 0
@@ -338,13 +346,14 @@ def _shared_pairs(J:_Joints, mi_c:Tensor, ii:Tensor, jj:Tensor, chunk:int, m:int
     J.saturated = start + sum(q[2] for q in parts)
     return tuple(torch.cat([q[k] for q in parts]).to(mi_c.device) for k in (0, 1))
 
-def _layer_result(mi_layer:float, mi_c:Tensor, mi_p:Tensor, rdn:Tensor, P:Tensor, widths, estimator:Estimator,
-                  n:int, label:str, saturated:int)->LayerPID:
-    "The LayerPID from the pairs' and self pairs' informations (pairs first, then the C self pairs)."
+def _layer_result(mi_layer:float, mi_c:Tensor, mi_p:Tensor, rdn:Tensor, P:Tensor, widths,
+                  estimator:Estimator, n:int, label:str, saturated:int)->LayerPID:
+    "The LayerPID from the pairs' and self pairs' informations (pairs first, then C self pairs)."
     C, nP, idx = len(mi_c), len(P), torch.arange(len(mi_c), device=mi_c.device)
     ii, jj = torch.cat([P[:, 0], idx]), torch.cat([P[:, 1], idx])
     unq_i, unq_j, syn = mi_c[ii] - rdn, mi_c[jj] - rdn, mi_p - mi_c[ii] - mi_c[jj] + rdn
-    def matrix(v, v_ji=None):  # C x C from pair values (and transposed values); the diagonal from the self pairs
+    # C x C from pair values (and transposed values); the diagonal from the self pairs
+    def matrix(v, v_ji=None):
         M = torch.full((C, C), torch.nan, dtype=torch.float64, device=mi_c.device)
         M[P[:, 0], P[:, 1]] = v[:nP]
         M[P[:, 1], P[:, 0]] = (v if v_ji is None else v_ji)[:nP]
@@ -352,33 +361,37 @@ def _layer_result(mi_layer:float, mi_c:Tensor, mi_p:Tensor, rdn:Tensor, P:Tensor
         return M
     ok = mi_p[:nP] > 1e-9
     clipped = int((((syn[:nP] - rdn[:nP]) / torch.where(ok, mi_p[:nP], 1.)).abs() > 1)[ok].sum())
-    return LayerPID(mi_layer=mi_layer, rst=redundancy_synergy_tradeoff(rdn[:nP], syn[:nP], mi_p[:nP]).item(),
+    return LayerPID(mi_layer=mi_layer,
+                    rst=redundancy_synergy_tradeoff(rdn[:nP], syn[:nP], mi_p[:nP]).item(),
                     wni=weighted_nonredundant_information(rdn[:nP], mi_p[:nP]).item(),
-                    redundancy=matrix(rdn), synergy=matrix(syn), unique=matrix(unq_i, unq_j), mi_pairs=matrix(mi_p),
+                    redundancy=matrix(rdn), synergy=matrix(syn), unique=matrix(unq_i, unq_j),
+                    mi_pairs=matrix(mi_p),
                     mi_channels=mi_c, self_synergy=syn[nP:],
                     rst_self=redundancy_synergy_tradeoff(rdn[nP:], syn[nP:], mi_p[nP:]).item(),
                     wni_self=weighted_nonredundant_information(rdn[nP:], mi_p[nP:]).item(),
-                    pairs=P.cpu(), widths=widths, joint_width_correction=estimator.mode == 'hadamard_sqrtC',
-                    alpha=estimator.alpha, n=n, name=label, n_saturated=saturated, n_clipped=clipped,
+                    pairs=P.cpu(), widths=widths,
+                    joint_width_correction=estimator.mode == 'hadamard_sqrtC',
+                    alpha=estimator.alpha, n=n, name=label, n_saturated=saturated,
+                    n_clipped=clipped,
                     estimator=estimator.name)
 
 # %% ../nbs/21_pid.ipynb #a2b1c004
-def layer_pid(layer, # outputs (n, C, H, W) / (n, C, ...) / (n, d), or channel Gram matrices (C, n, n)
-              Ky, # target Gram matrix (n, n), or integer labels (n,) (given the estimator's label kernel)
-              estimator:Estimator|None=None, # width rule, order, method; mode 'hadamard' or 'hadamard_sqrtC'
+def layer_pid(layer, # outputs (n, C, H, W) / (n, C, ...) / (n, d), or channel Grams (C, n, n)
+              Ky, # target Gram matrix (n, n), or integer labels (n,) (the estimator's label kernel)
+              estimator:Estimator|None=None, # width rule, order, method; mode 'hadamard(_sqrtC)'
               *,
-              pairs=None, # None (all pairs), an int (a random sample of pairs), or index pairs (P, 2)
+              pairs=None, # None (all pairs), an int (a random sample), or index pairs (P, 2)
               redundancy:Callable=mmi_redundancy, # redundancy measure (see `pid`)
-              max_bytes=None, # bytes (or '2GiB') for a chunk of pairs and the stored kernels; None: the limit
-              chunk_pairs:int|None=None, # pairs per batched call (within max_bytes); None: ~8 MiB on the CPU
+              max_bytes=None, # bytes (or '2GiB') for a chunk of pairs and kernels; None: the limit
+              chunk_pairs:int|None=None, # pairs per batched call (within max_bytes); None: 8 MiB CPU
               require_label_kernel:bool=False, # raise unless Ky is a label Gram matrix
               label_blocks:bool=True, # exact joints with a label target from its class blocks
-              kind:str='auto', # 'acts', 'grams', or 'auto' (a float (C, n, n) symmetric stack is Gram matrices)
+              kind:str='auto', # 'acts', 'grams', or 'auto' (a symmetric float (C, n, n) is Grams)
               name:str|None=None, # the layer's name, for errors and warnings
               seed:int=0, # for a random sample of pairs
               **kw, # estimator fields instead of `estimator` (they change Estimator.paper())
              )->LayerPID: # layer quantities, C x C pair matrices, self-pair control
-    "PID of every pair of a layer's channels with the label, batched: the layer's MI, RST, WNI, the self-pair control."
+    "PID of every pair of a layer's channels with the label, batched: MI, RST, WNI, self pairs."
     label, estimator = name or 'layer', as_estimator(estimator, default=Estimator.paper(), **kw)
     if estimator.mode == 'tensor':
         raise ValueError(f"layer_pid of {label} decomposes per-channel kernels: the estimator's "
@@ -394,8 +407,8 @@ def layer_pid(layer, # outputs (n, C, H, W) / (n, C, ...) / (n, d), or channel G
     Uy, classes = _target(Ky, n, require_label_kernel, estimator.label_kernel)
     L, in_log, widths = _layer_kernels(layer, kind, estimator, correction, label)
     if not (label_blocks and estimator.method == 'exact'): classes = None
-    J, P, idx = _Joints(L, in_log, Uy.to(L.device), classes, estimator), pair_indices(C, pairs, seed, label).to(L.device), \
-        torch.arange(C, device=L.device)
+    J = _Joints(L, in_log, Uy.to(L.device), classes, estimator)
+    P, idx = pair_indices(C, pairs, seed, label).to(L.device), torch.arange(C, device=L.device)
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', SaturationWarning)
         h_y = renyi_entropy(Uy, estimator.alpha, estimator.method)
@@ -413,13 +426,16 @@ def layer_pid(layer, # outputs (n, C, H, W) / (n, C, ...) / (n, d), or channel G
                       "pairs, self pairs, layer) "
                       f"are saturated (numerically I/n, entropy log2 n = {math.log2(n):.3f} bits "
                       "whatever the data); "
-                      "widen the kernels (mode='hadamard_sqrtC', or another width rule)", SaturationWarning, stacklevel=2)
-    return _layer_result((s + h_y - sy).item(), mi_c, mi_p, rdn, P, widths, estimator, n, label, J.saturated)
+                      "widen the kernels (mode='hadamard_sqrtC', or another width rule)",
+                      SaturationWarning, stacklevel=2)
+    return _layer_result((s + h_y - sy).item(), mi_c, mi_p, rdn, P, widths, estimator, n, label,
+                         J.saturated)
 
 # %% ../nbs/21_pid.ipynb #a2b1c006
 class _CallableModule(types.ModuleType):
     "A module that, called, runs its function `pid`."
     def __call__(self, *args, **kwargs): return self.pid(*args, **kwargs)
 
-if __name__ == 'infonb.pid':  # the package exports this module as `pid`, so calling the module must call pid()
+# the package exports this module as `pid`, so calling the module must call pid()
+if __name__ == 'infonb.pid':
     sys.modules[__name__].__class__ = _CallableModule
