@@ -202,7 +202,7 @@ def _measure_demo(path=None, # records file (None: memory only)
                   die:tuple|None=None, # (rank, forward call) at which that rank's process is killed
                   cuda:bool=False, # network and probe on GPU `rank` (NCCL, one GPU per rank)
                  )->dict:
-    "Example task: InfoFlow.measure of a LeNet-5: two estimators, a scale test, PID, MI matrices."
+    "Example task: InfoFlow.measure of a LeNet-5: 3 estimators, scale test, PID, Omega, MI matrices."
     from infonb.flow import InfoFlow
     from infonb.estimator import Estimator
     net, probe = _lenet_probe()
@@ -217,8 +217,10 @@ def _measure_demo(path=None, # records file (None: memory only)
         if die == (world()[0], calls[0]): os._exit(3)
     net.register_forward_pre_hook(hook)
     model = torch.nn.parallel.DistributedDataParallel(net) if ddp else net
-    flow = InfoFlow(model, probe, estimators=[Estimator(), Estimator(alpha=2)], scales=(4,),
-                    pid=True, mi_matrix_every=1, path=path, resume=resume, batch_size=batch_size)
+    estimators = [Estimator(), Estimator(alpha=2), Estimator(width='alignment')]
+    flow = InfoFlow(model, probe, estimators=estimators, scales=(4,), pid=True, o_information=True,
+                    width_momentum=0.5, mi_matrix_every=1, path=path, resume=resume,
+                    batch_size=batch_size)
     before = _state(net)
     for s in steps: flow.measure(s, epoch=s)
     after = _state(net)
