@@ -14,8 +14,9 @@ import torch
 from torch import Tensor
 from .kernels import (as_features, check_width_rule, kernel_width, _check_k, _fallback_widths,
                             _sq_dist_rows, _centred, _knn_width)
-from .memory import (parse_bytes, format_bytes, set_memory_limit, get_memory_limit, MemoryLimitError, check_memory,
-                           GRAM_COPIES, NORMALIZE_COPIES)
+from fastcore.basics import patch
+from .memory import (parse_bytes, format_bytes, set_memory_limit, get_memory_limit,
+                           MemoryLimitError, check_memory, GRAM_COPIES, NORMALIZE_COPIES)
 from .renyi import (ENTROPY_METHODS, check_square, exact_entropy, register_entropy_method,
                           check_alpha,
                           symmetric_eigvals, entropy_from_atoms)
@@ -32,7 +33,7 @@ def estimate_memory(n:int, # samples
                     krylov_dim:int|None=None,
                     itemsize:int=8, # bytes per number (float64)
                    )->int: # peak bytes
-    "Predicted peak memory of computing `batch` entropies of n-sample Gram matrices (and of building them from d features)."
+    "Predicted peak bytes of `batch` entropies of n-sample Grams (and building them from d)."
     # this module registers the last four
     known = set(ENTROPY_METHODS) | {'lanczos', 'lowrank', 'deflated', 'auto'}
     if method not in known:
@@ -49,7 +50,7 @@ def estimate_memory(n:int, # samples
 def chunked_sq_dists(x, # features (..., n, d)
                      chunk:int=1024, # rows computed at a time
                     )->Tensor: # squared Euclidean distances (..., n, n), float64
-    "Pairwise squared distances computed `chunk` rows at a time into one allocation: same values as `pairwise_sq_dists`."
+    "Pairwise squared distances, `chunk` rows at a time into one allocation (`pairwise_sq_dists`)."
     x = as_features(x)
     if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
         raise ValueError(f"chunk must be a positive int, got {chunk!r}")
@@ -72,7 +73,7 @@ def chunked_gaussian_gram(x, # features (..., n, d)
                           chunk:int=1024, # rows computed at a time
                           **width_kw, # more options for kernel_width ('silverman', 'scott')
                          )->Tensor: # Gram matrices (..., n, n), float64
-    "Gaussian Gram matrices with a single n x n allocation: distances in row chunks, exponentiated in place."
+    "Gaussian Grams in a single n x n allocation: distances in row chunks, exponentiated in place."
     rule = check_width_rule(width)
     x = as_features(x)
     batch, n = x.shape[:-2], x.shape[-2]
@@ -87,7 +88,8 @@ def chunked_gaussian_gram(x, # features (..., n, d)
     if rule == 'knn':
         s = _fallback_widths(_knn_width(lambda b: d2[..., b, :], n, k, chunk))
     scale = 2 * s.to(d2.device)[..., None, None] ** 2
-    for i in range(0, n, chunk): d2[..., i:i + chunk, :] = torch.exp(-d2[..., i:i + chunk, :] / scale)
+    for i in range(0, n, chunk):
+        d2[..., i:i + chunk, :] = torch.exp(-d2[..., i:i + chunk, :] / scale)
     return d2
 
 # %% ../nbs/03_approx.ipynb #800fd67a
@@ -106,7 +108,8 @@ def rademacher(shape, # shape of the probes, e.g. (..., n, p)
                dtype=torch.float64, # dtype of the result
               )->Tensor: # random signs +-1
     "Rademacher probe vectors: independent random signs."
-    return torch.randint(0, 2, tuple(shape), generator=generator, device=device).to(dtype).mul_(2).sub_(1)
+    bits = torch.randint(0, 2, tuple(shape), generator=generator, device=device)
+    return bits.to(dtype).mul_(2).sub_(1)
 
 # %% ../nbs/03_approx.ipynb #27412466
 def _floor(value:Tensor, n:int)->Tensor:
@@ -115,13 +118,14 @@ def _floor(value:Tensor, n:int)->Tensor:
 
 # %% ../nbs/03_approx.ipynb #b1033ac9
 def _lanczos_iter(A:Tensor, V:Tensor, steps:int, reorth:bool=True):
-    "Lanczos from each column of V (..., n, p) at once, yielding diagonals and off-diagonals (..., p, j) after each step j."
+    "Lanczos from each column of V (..., n, p): diagonals, off-diagonals (..., p, j) at step j."
     n, p = V.shape[-2:]
     Q = V / V.norm(dim=-2, keepdim=True)
     # each probe's Lanczos vectors as rows (..., p, steps, n): reorthogonalisation is then two
     # batched matrix products
-    basis = torch.empty(*V.shape[:-2], p, steps, n, dtype=A.dtype, device=A.device) if reorth else None
-    Qprev, beta = torch.zeros_like(Q), torch.zeros(V.shape[:-2] + (p,), dtype=A.dtype, device=A.device)
+    like = dict(dtype=A.dtype, device=A.device)
+    basis = torch.empty(*V.shape[:-2], p, steps, n, **like) if reorth else None
+    Qprev, beta = torch.zeros_like(Q), torch.zeros(V.shape[:-2] + (p,), **like)
     alphas, betas = [], []
     for j in range(steps):
         if reorth: basis[..., j, :] = Q.mT
@@ -136,28 +140,30 @@ def _lanczos_iter(A:Tensor, V:Tensor, steps:int, reorth:bool=True):
         ok = b > 1e-13 * a.abs().clamp_min(1e-300)
         b = torch.where(ok, b, 0.)
         Qprev, Q = Q, torch.where(ok[..., None, :], W / torch.where(ok, b, 1.)[..., None, :], 0.)
-        alphas.append(a); betas.append(b); beta = b
+        alphas.append(a)
+        betas.append(b)
+        beta = b
         yield torch.stack(alphas, -1), torch.stack(betas, -1)
 
 def lanczos_tridiag(A:Tensor, # symmetric matrices (..., n, n)
                     V:Tensor, # start vectors (..., n, p): one Lanczos run per column
                     steps:int, # Lanczos steps
                     reorth:bool=True, # full reorthogonalisation (no ghost eigenvalues)
-                   ): # diagonals (..., p, steps), off-diagonals (..., p, steps); the last couples to the next vector
+                   ): # diagonals, off-diagonals (..., p, steps); the last couples to the next
     "Run Lanczos from every column of V at once, batched over leading dimensions and probes."
     for a, b in _lanczos_iter(A, V, steps, reorth): pass
     return a, b
 
 # %% ../nbs/03_approx.ipynb #7c0f95a9
 def _tridiag(a:Tensor, b:Tensor)->Tensor:
-    "Symmetric tridiagonal matrices (..., m, m) from diagonals (..., m) and off-diagonals (..., m-1)."
+    "Symmetric tridiagonal matrices (..., m, m) from diagonals (..., m), off-diagonals (..., m-1)."
     return torch.diag_embed(a) + torch.diag_embed(b, 1) + torch.diag_embed(b, -1)
 
 def gauss_radau_nodes(a:Tensor, # Lanczos diagonals (..., m)
                       # Lanczos off-diagonals (..., m); b[..., -1] couples to the next vector
                       b:Tensor,
-                     ): # ((nodes, weights) of the Gauss rule (..., m), (nodes, weights) of the Radau rule (..., m+1))
-    "Gauss and Gauss-Radau (one node fixed at 0) quadrature rules of Lanczos runs, for unit start vectors."
+                     ): # ((nodes, weights) of Gauss (..., m), (nodes, weights) of Radau (..., m+1))
+    "Gauss and Gauss-Radau (a node at 0) quadrature rules of Lanczos runs, for unit start vectors."
     th, Y = torch.linalg.eigh(_tridiag(a, b[..., :-1]))
     gauss = (th.clamp(0, 1), Y[..., 0, :] ** 2)
     # Radau: extend T by one row so that 0 is an eigenvalue; its last diagonal entry is b_m^2
@@ -173,7 +179,7 @@ def gauss_radau_nodes(a:Tensor, # Lanczos diagonals (..., m)
 
 # %% ../nbs/03_approx.ipynb #ba688519
 def _g(value:Tensor, alpha:float, floor:Tensor)->Tensor:
-    "lambda^(alpha-1) - 1 (or -log lambda for alpha = 1): S = log1p(sum lambda g(lambda)) / ((1-alpha) ln 2)."
+    "lambda^(alpha-1) - 1 (-log lambda at alpha 1): S = log1p(sum lambda g) / ((1-alpha) ln 2)."
     keep = value > floor
     logv = torch.log(torch.where(keep, value, 1.))
     return torch.where(keep, -logv if alpha == 1 else torch.expm1((alpha - 1) * logv), 0.)
@@ -184,7 +190,7 @@ def quadrature_entropy(top:Tensor, # eigenvalues taken as exact (..., k); zeros 
                        alpha:float, # order
                        n:int, # matrix size
                       ): # entropy in bits (...) and its standard error (...)
-    "Entropy from exact top eigenvalues plus a ratio estimate, over P probes, of how the rest of the unit trace is spread."
+    "Entropy from exact top eigenvalues and a ratio estimate (P probes) of how the rest spreads."
     floor = _floor(torch.cat([top, values.flatten(-2)], -1), n)
     r = (1 - top.sum(-1)).clamp_min(0)  # the trace left for the rest of the spectrum
     top_term = (top * _g(top, alpha, floor)).sum(-1)
@@ -198,18 +204,20 @@ def quadrature_entropy(top:Tensor, # eigenvalues taken as exact (..., k); zeros 
     R = torch.where(ok, N / torch.where(ok, D, 1.), uniform)
     P = num.shape[-1]
     resid = num - R[..., None] * den
-    se_R = torch.where(ok, (resid ** 2).sum(-1).div(P * (P - 1)).sqrt() / torch.where(ok, D / P, 1.), 0.)
+    se_num = (resid ** 2).sum(-1).div(P * (P - 1)).sqrt()
+    se_R = torch.where(ok, se_num / torch.where(ok, D / P, 1.), 0.)
     x = top_term + r * R
     if alpha == 1: return x / math.log(2), r * se_R / math.log(2)
-    return torch.log1p(x) / ((1 - alpha) * math.log(2)), r * se_R / ((1 + x).abs() * abs(1 - alpha) * math.log(2))
+    S = torch.log1p(x) / ((1 - alpha) * math.log(2))
+    return S, r * se_R / ((1 + x).abs() * abs(1 - alpha) * math.log(2))
 
 def _error_estimate(sg:Tensor, sr:Tensor, se:Tensor, alpha:float)->Tensor:
-    "Estimated error of the Gauss/Radau midpoint: part of the half-gap (all of it for alpha < 1) and two standard errors."
+    "Estimated error of the Gauss/Radau midpoint: part of the half-gap (all at alpha < 1), 2 SE."
     return torch.hypot((sg - sr).abs() / 2 * (1 if alpha < 1 else 0.5), 2 * se)
 
 # %% ../nbs/03_approx.ipynb #c493277c
 def _check_normalised(A, name:str='A')->Tensor:
-    "A batch of normalised Gram matrices (..., n, n) in float64 with unit trace, as renyi_entropy passes them."
+    "A batch of normalised Grams (..., n, n), float64, unit trace, as renyi_entropy passes them."
     A = check_square(A, name)
     tr = A.diagonal(dim1=-2, dim2=-1).sum(-1)
     if not torch.isfinite(tr).all() or ((tr - 1).abs() > 1e-6).any():
@@ -240,8 +248,10 @@ def slq_entropy(A:Tensor, # normalised Gram matrices (..., n, n), unit trace
                 return_error:bool=False, # also return the estimated error in bits
                ): # bits (...), or (bits, estimated error)
     "Stochastic Lanczos quadrature estimate of the matrix-based Rényi entropy."
-    A = _check_normalised(A); alpha = check_alpha(alpha)
-    _check_option(quadrature, 'quadrature', ('gauss', 'radau', 'midpoint')); _check_option(on_fail, 'on_fail', ('warn', 'exact', 'ignore'))
+    A = _check_normalised(A)
+    alpha = check_alpha(alpha)
+    _check_option(quadrature, 'quadrature', ('gauss', 'radau', 'midpoint'))
+    _check_option(on_fail, 'on_fail', ('warn', 'exact', 'ignore'))
     _check_int(probes, 'probes', 2)
     if steps is not None: _check_int(steps, 'steps', 1)
     n, batch = A.shape[-1], A.shape[:-2]
@@ -252,7 +262,8 @@ def slq_entropy(A:Tensor, # normalised Gram matrices (..., n, n), unit trace
                  "fewer probes or steps")
     V = rademacher(batch + (n, probes), make_generator(seed, generator, A.device), A.device)
     top = torch.zeros(batch + (1,), dtype=A.dtype, device=A.device)
-    checks = {m_max} if steps else {s for s in (6, 8, 10, 12, 16, 20, 24, 32, 40, 48, 64, 96, 128) if s < m_max} | {m_max}
+    grid = (6, 8, 10, 12, 16, 20, 24, 32, 40, 48, 64, 96, 128)
+    checks = {m_max} if steps else {s for s in grid if s < m_max} | {m_max}
     for a, b in _lanczos_iter(A, V, m_max):
         if a.shape[-1] not in checks: continue
         (tg, wg), (tr, wr) = gauss_radau_nodes(a, b)
@@ -273,7 +284,7 @@ def slq_entropy(A:Tensor, # normalised Gram matrices (..., n, n), unit trace
 
 # %% ../nbs/03_approx.ipynb #abc9f114
 class BlockKrylov:
-    "Block Lanczos with full reorthogonalisation from Rademacher probes; grows by one block per `step()`."
+    "Block Lanczos, fully reorthogonalised, from Rademacher probes; grows a block per `step()`."
     def __init__(self, A:Tensor, # symmetric matrices (..., n, n)
                  block:int, # block size b: probe vectors
                  max_dim:int, # largest subspace dimension to allocate for (at most n)
@@ -281,7 +292,8 @@ class BlockKrylov:
                 ):
         n, batch = A.shape[-1], A.shape[:-2]
         self.A, self.b, self.n, self.max_dim = A, block, n, min(max_dim, n)
-        check_memory(8 * math.prod(batch) * (n * (self.max_dim + block) + 2 * (self.max_dim + block) ** 2),
+        width = self.max_dim + block  # columns of the basis
+        check_memory(8 * math.prod(batch) * (n * width + 2 * width ** 2),
                      f"a block Krylov space of dimension {self.max_dim} for matrices "
                      f"{tuple(A.shape)}", "a smaller block or fewer steps")
         # columns are written before read
@@ -300,41 +312,48 @@ class BlockKrylov:
                                f"{self.max_dim})")
         Qa = self.Q[..., :D + b]
         W = self.A @ self.newest
-        H = Qa.mT @ W; W = W - Qa @ H
-        H2 = Qa.mT @ W; W = W - Qa @ H2  # classical Gram-Schmidt, twice is enough
+        H = Qa.mT @ W
+        W = W - Qa @ H
+        H2 = Qa.mT @ W
+        W = W - Qa @ H2  # classical Gram-Schmidt, twice is enough
         H = H + H2
         self.T[..., :D + b, D:D + b] = H
         self.T[..., D:D + b, :D + b] = H.mT
         self.T[..., D:D + b, D:D + b] = (H[..., D:, :] + H[..., D:, :].mT) / 2
         Qn, _ = torch.linalg.qr(W)
         # W may be rank deficient: keep the basis orthonormal
-        Qn = Qn - Qa @ (Qa.mT @ Qn); Qn, _ = torch.linalg.qr(Qn)
+        Qn = Qn - Qa @ (Qa.mT @ Qn)
+        Qn, _ = torch.linalg.qr(Qn)
         self.R = Qn.mT @ W  # A Q_last = (earlier blocks) + Q_next R
         self.Q[..., D + b:D + 2 * b] = Qn
         self.newest, self.dim = Qn.contiguous(), D + b
 
-    def ritz(self):
-        "Ritz values (descending), their vectors in basis coordinates, and residual norms ||A u - theta u||."
-        D, b = self.dim, self.b
-        th, Y = torch.linalg.eigh(self.T[..., :D, :D])
-        th, Y = th.flip(-1), Y.flip(-1)
-        return th, Y, (self.R @ Y[..., D - b:, :]).norm(dim=-2)
+# %% ../nbs/03_approx.ipynb #bdbf51ac
+@patch
+def ritz(self:BlockKrylov):
+    "Ritz values (descending), their vectors in basis coordinates, residuals ||A u - theta u||."
+    D, b = self.dim, self.b
+    th, Y = torch.linalg.eigh(self.T[..., :D, :D])
+    th, Y = th.flip(-1), Y.flip(-1)
+    return th, Y, (self.R @ Y[..., D - b:, :]).norm(dim=-2)
 
-    def radau(self, th:Tensor, Y:Tensor):
-        "Block Gauss-Radau rule with a node fixed at 0: eigenpairs of T extended by one block, and where it is defined."
-        D, b = self.dim, self.b
-        ok = th.amin(-1) > 1e-12 * th.amax(-1).clamp_min(1e-300)  # T singular: 0 is already a node
-        Yl = Y[..., D - b:, :]
-        # last diagonal block of T^-1
-        M = (Yl / torch.where(ok[..., None], th, 1.)[..., None, :]) @ Yl.mT
-        T2 = torch.zeros(*th.shape[:-1], D + b, D + b, dtype=th.dtype, device=th.device)
-        T2[..., :D, :D] = self.T[..., :D, :D]
-        T2[..., D:, D - b:D] = self.R
-        T2[..., D - b:D, D:] = self.R.mT
-        At = self.R @ M @ self.R.mT
-        T2[..., D:, D:] = (At + At.mT) / 2
-        th2, Y2 = torch.linalg.eigh(T2)
-        return th2.flip(-1), Y2.flip(-1), ok
+# %% ../nbs/03_approx.ipynb #38f8bc51
+@patch
+def radau(self:BlockKrylov, th:Tensor, Y:Tensor):
+    "Block Gauss-Radau rule, a node fixed at 0: eigenpairs of T extended by a block; where defined."
+    D, b = self.dim, self.b
+    ok = th.amin(-1) > 1e-12 * th.amax(-1).clamp_min(1e-300)  # T singular: 0 is already a node
+    Yl = Y[..., D - b:, :]
+    # last diagonal block of T^-1
+    M = (Yl / torch.where(ok[..., None], th, 1.)[..., None, :]) @ Yl.mT
+    T2 = torch.zeros(*th.shape[:-1], D + b, D + b, dtype=th.dtype, device=th.device)
+    T2[..., :D, :D] = self.T[..., :D, :D]
+    T2[..., D:, D - b:D] = self.R
+    T2[..., D - b:D, D:] = self.R.mT
+    At = self.R @ M @ self.R.mT
+    T2[..., D:, D:] = (At + At.mT) / 2
+    th2, Y2 = torch.linalg.eigh(T2)
+    return th2.flip(-1), Y2.flip(-1), ok
 
 # %% ../nbs/03_approx.ipynb #de5a1c87
 def top_eigvals(A:Tensor, # symmetric PSD matrices (..., n, n)
@@ -371,12 +390,13 @@ def top_eigvals(A:Tensor, # symmetric PSD matrices (..., n, n)
 
 # %% ../nbs/03_approx.ipynb #a4c8422a
 def _lowrank_atoms(top:Tensor, n:int, alpha:float, tail:str, frob2:Tensor|None=None)->Tensor:
-    "Entropy with the top-k eigenvalues exact and the rest of the trace spread evenly over n - k, or by a lower bound."
+    "Entropy with the top-k eigenvalues exact, the rest spread evenly over n - k, or a bound."
     k = top.shape[-1]
     top = top.clamp_min(0)
     r = (1 - top.sum(-1)).clamp_min(0)
     if tail == 'uniform': m = torch.full_like(r, float(n - k))
-    elif tail == 'moment': m = (r ** 2 / (frob2 - (top ** 2).sum(-1)).clamp_min(1e-300)).clamp(1, n - k)
+    elif tail == 'moment':
+        m = (r ** 2 / (frob2 - (top ** 2).sum(-1)).clamp_min(1e-300)).clamp(1, n - k)
     else: m = (r / top[..., -1].clamp_min(1e-300)).clamp(1, n - k)  # 'concentrated'
     mass = torch.cat([top, r[..., None]], -1)
     value = torch.cat([top, (r / m)[..., None]], -1)
@@ -406,8 +426,9 @@ def lowrank_entropy(A:Tensor, # normalised Gram matrices (..., n, n), unit trace
                     generator:torch.Generator|None=None, # or a generator to draw it from
                     return_bounds:bool=False, # also return the lower and the upper bound
                    ): # bits (...), or (bits, lower bound, upper bound)
-    "Low-rank estimator of Dong et al. (AAAI 2023): the top-k eigenvalues exactly, the rest of the trace spread evenly."
-    A = _check_normalised(A); alpha = check_alpha(alpha)
+    "Low-rank estimator of Dong et al. (AAAI 2023): top-k eigenvalues exact, the rest even."
+    A = _check_normalised(A)
+    alpha = check_alpha(alpha)
     _check_option(tail, 'tail', ('uniform', 'moment', 'concentrated'))
     n = A.shape[-1]
     g = make_generator(seed, generator, A.device)
@@ -430,7 +451,8 @@ def lowrank_entropy(A:Tensor, # normalised Gram matrices (..., n, n), unit trace
                 if kry.dim < next_check and not full: continue
                 next_check = int(kry.dim * 1.25)
                 th, Y, res = kry.ritz()
-                kc = int(torch.cumprod(res <= conv_tol * th.clamp_min(1e-300), -1).sum(-1).min().clamp(1, max_rank))
+                done = torch.cumprod(res <= conv_tol * th.clamp_min(1e-300), -1)
+                kc = int(done.sum(-1).min().clamp(1, max_rank))
                 lo, up = _lowrank_bounds(th[..., :kc], n, alpha, frob2)
                 if ((up - lo) <= rtol * lo.abs()).all() or kc >= max_rank or full: break
             top = th[..., :kc]
@@ -439,13 +461,14 @@ def lowrank_entropy(A:Tensor, # normalised Gram matrices (..., n, n), unit trace
         warnings.warn(f"lowrank_entropy: with the top {top.shape[-1]} eigenvalues (of n={n}) the "
                       f"estimate is certified only within "
                       f"{((up - lo) / lo.abs()).max().item():.1%}, not rtol={rtol:.1%}: the "
-                      "spectrum decays slowly. Raise max_rank, or use method='deflated'", stacklevel=2)
+                      "spectrum decays slowly. Raise max_rank, or use method='deflated'",
+                      stacklevel=2)
     S = _lowrank_atoms(top, n, alpha, tail, frob2)
     return (S, lo, up) if return_bounds else S
 
 # %% ../nbs/03_approx.ipynb #ce831df1
 def _deflated_estimates(kry:BlockKrylov, alpha:float, conv_tol:float):
-    "Gauss and Gauss-Radau estimates with the converged Ritz pairs as exact eigenpairs, and the standard error."
+    "Gauss and Gauss-Radau estimates, converged Ritz pairs as exact eigenpairs; the std error."
     n, b, D = kry.n, kry.b, kry.dim
     th, Y, res = kry.ritz()
     th = th.clamp_min(0)
@@ -454,13 +477,16 @@ def _deflated_estimates(kry:BlockKrylov, alpha:float, conv_tol:float):
     # deflate: remove the converged directions from the probes
     C = torch.where(top[..., None], 0., C)
     top_mass = torch.where(top, th, 0.)
-    sg, se = quadrature_entropy(top_mass, th[..., None].expand(C.shape), torch.where(top, 0., th)[..., None] * C ** 2, alpha, n)
+    rest = torch.where(top, 0., th)[..., None] * C ** 2
+    sg, se = quadrature_entropy(top_mass, th[..., None].expand(C.shape), rest, alpha, n)
     th2, Y2, ok = kry.radau(th, Y)
     th2 = th2.clamp(0, 1)
     C2 = Y2[..., :D, :].mT @ (Y @ C)  # the same deflated probes in the Radau rule's eigenbasis
-    sr, _ = quadrature_entropy(top_mass, th2[..., None].expand(C2.shape), th2[..., None] * C2 ** 2, alpha, n)
+    nodes2 = th2[..., None].expand(C2.shape)
+    sr, _ = quadrature_entropy(top_mass, nodes2, th2[..., None] * C2 ** 2, alpha, n)
     return sg, torch.where(ok, sr, sg), se
 
+# %% ../nbs/03_approx.ipynb #dbebb206
 def deflated_entropy(A:Tensor, # normalised Gram matrices (..., n, n), unit trace
                      alpha:float=1.01, # order > 0
                      block:int=16, # probe vectors: the block size of the Krylov space, >= 2
@@ -478,9 +504,11 @@ def deflated_entropy(A:Tensor, # normalised Gram matrices (..., n, n), unit trac
                      generator:torch.Generator|None=None, # or a generator to draw them from
                      return_error:bool=False, # also return the estimated error in bits
                     ): # bits (...), or (bits, estimated error)
-    "Converged top eigenvalues exactly, the rest of the spectrum by block Gauss/Gauss-Radau quadrature from the same Krylov space."
-    A = _check_normalised(A); alpha = check_alpha(alpha)
-    _check_option(on_fail, 'on_fail', ('warn', 'exact', 'ignore')); _check_int(block, 'block', 2)
+    "Converged top eigenvalues exactly, the rest by block Gauss/Gauss-Radau quadrature."
+    A = _check_normalised(A)
+    alpha = check_alpha(alpha)
+    _check_option(on_fail, 'on_fail', ('warn', 'exact', 'ignore'))
+    _check_int(block, 'block', 2)
     if steps is not None: _check_int(steps, 'steps', 1)
     n = A.shape[-1]
     s_max = min(steps or max_steps, (n // 2) // block)
@@ -512,7 +540,8 @@ def auto_entropy(A:Tensor, # normalised Gram matrices (..., n, n), unit trace
                  exact_max_n:int|None=None,
                 )->Tensor: # bits (...)
     "Exact where it is cheap (alpha = 2, small n), the deflated approximation for large n."
-    A = _check_normalised(A); alpha = check_alpha(alpha)
+    A = _check_normalised(A)
+    alpha = check_alpha(alpha)
     if exact_max_n is None: exact_max_n = 4096 if A.is_cuda else 1024
     if alpha == 2 or A.shape[-1] <= exact_max_n: return exact_entropy(A, alpha)
     return deflated_entropy(A, alpha, on_fail='exact')
