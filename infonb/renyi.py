@@ -32,7 +32,7 @@ _is_symmetric = _is_symmetric_simple  # "Making it fast" puts the tiled comparis
 def check_square(K, # a batch of matrices (..., n, n)
                  name:str='K', # what to call it in errors
                 )->Tensor: # K in float64
-    "Check that K holds floating-point square matrices (..., n, n) with n >= 2; return it in float64."
+    "Check that K holds floating-point square matrices (..., n, n), n >= 2; return it in float64."
     if not isinstance(K, Tensor): K = torch.as_tensor(K)
     if not K.is_floating_point():
         raise TypeError(f"{name} has dtype {K.dtype}; Gram matrices must be floating point")
@@ -44,7 +44,7 @@ def check_square(K, # a batch of matrices (..., n, n)
     return K.to(torch.float64)
 
 def _check_gram(K, name:str='K')->Tensor:
-    "Validate a batch of Gram matrices (..., n, n) and return it in float64, symmetrised (K itself when it already is)."
+    "Validate Gram matrices (..., n, n); return them in float64, symmetrised (K itself if it is)."
     K = check_square(K, name)
     # a finite sum settles the common case in one pass; the element-wise test runs only when it is
     # not (NaN, Inf, overflow)
@@ -64,7 +64,7 @@ def _check_gram(K, name:str='K')->Tensor:
 
 # %% ../nbs/02_renyi.ipynb #ade01470
 def _unit_diagonal(K:Tensor)->Tensor:
-    "Unit-diagonal form of validated Gram matrices: K itself when its diagonal is 1 already (Gaussian kernels)."
+    "Unit-diagonal form of validated Gram matrices: K itself when its diagonal is 1 (Gaussian)."
     d = K.diagonal(dim1=-2, dim2=-1)
     if not K.requires_grad and bool((d == 1).all()):
         return K  # with gradients: d(K/sqrt(d d))/d(diag) counts
@@ -95,7 +95,7 @@ SATURATION_TOL = 1e-3  # largest off-diagonal row sum of a saturated unit-diagon
 def is_saturated(U:Tensor, # unit-diagonal Gram matrices (..., n, n), e.g. from `unit_diagonal`
                  tol:float=SATURATION_TOL, # largest off-diagonal row sum still called saturated
                 )->Tensor: # bool (...)
-    "True where a unit-diagonal Gram matrix is numerically the identity (every sample unlike every other)."
+    "True where a unit-diagonal Gram matrix is numerically I (every sample unlike every other)."
     return (U.sum(-1) - 1).amax(-1) < tol
 
 # %% ../nbs/02_renyi.ipynb #d71d8428
@@ -114,7 +114,8 @@ def entropy_from_atoms(mass:Tensor, # masses (..., m), >= 0, summing to 1
     # log1p is well conditioned; below, it cancels: log-sum-exp around the largest value
     near = x > -0.5
     top = torch.where(keep, logv, -math.inf).amax(-1, keepdim=True)
-    z = torch.where(keep, torch.log(torch.where(keep, mass, 1.)) + (alpha - 1) * (logv - top), -math.inf)
+    log_mass = torch.log(torch.where(keep, mass, 1.))
+    z = torch.where(keep, log_mass + (alpha - 1) * (logv - top), -math.inf)
     far = -top[..., 0] / LN2 - torch.logsumexp(z, -1) / ((alpha - 1) * LN2)
     return torch.where(near, torch.log1p(torch.where(near, x, 0.)) / ((1 - alpha) * LN2), far)
 
@@ -186,13 +187,13 @@ def check_minors(A:Tensor, # symmetric matrices (..., n, n) with a positive diag
 _eigvals = torch.linalg.eigvalsh  # the plain solver; "Making it fast" spreads CPU batches
 _order2 = None  # the O(n^2) path of alpha = 2, set in "Making it fast"
 
-def exact_entropy(A:Tensor, # Gram matrices (..., n, n), float64, in any scale (the trace is normalised away)
+def exact_entropy(A:Tensor, # Gram matrices (..., n, n), float64, any scale (trace divided out)
                   alpha:float, # order > 0
                   # relative rounding of A's entries (eps of their dtype), or a function of none
                   rounding=EPS,
                   name:str='the Gram matrix', # what to call A in errors
                  )->Tensor: # bits (...)
-    "Exact matrix-based Rényi entropy from a full symmetric eigendecomposition (Frobenius norm for alpha = 2)."
+    "Exact matrix-based Rényi entropy from a full symmetric eigendecomposition (2: Frobenius)."
     if alpha == 2 and _order2 is not None: return _order2(A, rounding, name)
     return spectral_entropy(_eigvals(A), alpha, rounding, name)  # renormalised: A's scale is free
 
@@ -239,7 +240,7 @@ def check_alpha(alpha)->float:
 
 def check_method(method:str, # the name of a registered entropy method
                 )->str: # `method`
-    "The one check of an entropy method's name; imports infonb.approx to register the approximations."
+    "The one check of an entropy method's name; imports infonb.approx to register approximations."
     if not isinstance(method, str) or method not in ENTROPY_METHODS:
         try: import infonb.approx  # registers 'lanczos', 'lowrank', 'deflated', 'auto'
         except ImportError: pass
@@ -249,7 +250,7 @@ def check_method(method:str, # the name of a registered entropy method
 
 # %% ../nbs/02_renyi.ipynb #5c2f641e
 def _stored_eps(K)->float:
-    "The eps of the coarsest floating dtype that holds every entry of K exactly (a float16 matrix upcast)."
+    "The eps of the coarsest float dtype holding every entry of K exactly (float16 upcast)."
     if not isinstance(K, Tensor) or not K.is_floating_point(): return EPS
     K = K.detach()
     for dt in (torch.bfloat16, torch.float16, torch.float32):  # coarsest first
@@ -258,7 +259,7 @@ def _stored_eps(K)->float:
     return max(EPS, torch.finfo(K.dtype).eps)
 
 def _rounding(*grams, factors:int=1):
-    "The relative rounding of Gram matrices' entries (of a product of `factors`), computed when needed."
+    "The relative rounding of Gram matrices' entries (of a product of `factors`), computed lazily."
     return lambda: factors * max(_stored_eps(K) for K in grams)
 
 def _renyi(K:Tensor, alpha:float, method:str, name:str|None, rounding)->Tensor:
@@ -269,8 +270,10 @@ def _renyi(K:Tensor, alpha:float, method:str, name:str|None, rounding)->Tensor:
         where = '' if sat.ndim == 0 else f" (batch items {sat.nonzero().squeeze(-1).tolist()[:10]})"
         warnings.warn(f"{name or 'Gram matrix'}{where} is saturated: its normalised Gram matrix is "
                       f"numerically I/n, so its entropy is log2 n = {math.log2(U.shape[-1]):.3f} "
-                      f"bits whatever the data. Use a wider kernel.", SaturationWarning, stacklevel=3)
-    return unit_diagonal_entropy(U, alpha, method, rounding=rounding, name=name or 'the Gram matrix')
+                      f"bits whatever the data. Use a wider kernel.", SaturationWarning,
+                      stacklevel=3)
+    return unit_diagonal_entropy(U, alpha, method, rounding=rounding,
+                                 name=name or 'the Gram matrix')
 
 def renyi_entropy(K, # Gram matrices (..., n, n), normalised or not
                   alpha:float=1.01, # order of the entropy, > 0 (1: the Shannon-like limit)
@@ -313,7 +316,7 @@ def _grams(grams, name='K'):
 
 def joint_gram(*grams, # Gram matrices (..., n, n) of the variables (or one list of them)
               )->Tensor: # unit-diagonal joint Gram matrix (..., n, n)
-    "Joint Gram matrix of several variables: the Hadamard product of their unit-diagonal Gram matrices."
+    "Joint Gram matrix of several variables: the Hadamard product of their unit-diagonal Grams."
     Us = _grams(grams)
     out = Us[0].clone()
     for U in Us[1:]: out = out * U
@@ -352,7 +355,7 @@ def label_joint_entropy(G:Tensor, # unit-diagonal joint Gram matrices of feature
 
 # %% ../nbs/02_renyi.ipynb #bcce5fd4
 def _entropies(*grams:Tensor, alpha, method, rounding)->list:
-    "Entropies of several unit-diagonal Gram matrices of one shape in one batched call (memory checked)."
+    "Entropies of unit-diagonal Gram matrices of one shape in one batched call (memory checked)."
     shape = torch.broadcast_shapes(*[G.shape for G in grams])
     stack = torch.stack([G.expand(shape) for G in grams])
     return list(_renyi(stack, alpha, method, None, rounding).unbind(0))
@@ -372,12 +375,12 @@ def mutual_information(Ka, # Gram matrices of A (..., n, n)
     return sa + sb - sab
 
 # %% ../nbs/02_renyi.ipynb #11b98177
-def multivariate_mutual_information(Ks, # Gram matrices of A_1..A_C: a sequence, or a tensor (C, ..., n, n)
+def multivariate_mutual_information(Ks, # Gram matrices of A_1..A_C: a sequence or a tensor (C, ...)
                                     Kb, # Gram matrices of B (..., n, n)
                                     alpha:float=1.01, # order
                                     method:str='exact', # entropy estimator
                                    )->Tensor: # I_alpha({A_1..A_C}; B) in bits (...)
-    "Mutual information between the joint of several variables and another: S(A_1..A_C) + S(B) - S(A_1..A_C, B)."
+    "MI of the joint of several variables and another: S(A_1..A_C) + S(B) - S(A_1..A_C, B)."
     alpha, method, Ks = check_alpha(alpha), check_method(method), list(Ks)
     _check_call('multivariate_mutual_information', Ks + [Kb], len(Ks) + 4, 3)
     rounding = _rounding(*Ks, Kb, factors=len(Ks) + 1)  # of the product of C + 1 factors
@@ -411,7 +414,8 @@ def conditional_mutual_information(Ka, # Gram matrices of A (..., n, n)
     _check_call('conditional_mutual_information', (Ka, Kb, Kc), 6, 4)
     rounding = _rounding(Ka, Kb, Kc, factors=3)  # of the product A * B * C
     A, B, C = _grams((Ka, Kb, Kc), 'K(A;B|C)')
-    sac, sbc, sabc, sc = _entropies(A * C, B * C, A * B * C, C, alpha=alpha, method=method, rounding=rounding)
+    sac, sbc, sabc, sc = _entropies(A * C, B * C, A * B * C, C, alpha=alpha, method=method,
+                                    rounding=rounding)
     return sac + sbc - sabc - sc
 
 # %% ../nbs/02_renyi.ipynb #d5832f61
@@ -420,7 +424,7 @@ def data_entropy(x, # labels (n,) or features (n, ...)
                  width='knn', # width or rule for features
                  method:str='exact', # entropy estimator
                 )->Tensor: # bits
-    "Entropy of raw samples: delta kernel for integer labels, Gaussian kernel on flattened features."
+    "Entropy of raw samples: delta kernel for integer labels, Gaussian on flattened features."
     return renyi_entropy(sample_gram(x, width), alpha, method)
 
 def data_mutual_information(x, # labels (n,) or features (n, ...)
@@ -434,7 +438,7 @@ def data_mutual_information(x, # labels (n,) or features (n, ...)
 
 # %% ../nbs/02_renyi.ipynb #993bed13
 def _exactly_symmetric(K:Tensor, tile:int=256)->bool:
-    "K == K^T exactly, compared tile against transposed tile (cache-friendly: 5x faster than one transposed pass at n = 8192)."
+    "K == K^T exactly, tile against transposed tile (cache-friendly: 5x faster at n = 8192)."
     n = K.shape[-1]
     if n <= tile: return torch.equal(K, K.mT)
     return all(torch.equal(K[..., i:i + tile, j:j + tile], K[..., j:j + tile, i:i + tile].mT)
@@ -460,17 +464,19 @@ SPREAD_N = (128, 1536)
 
 def _spread_eigvalsh(a:np.ndarray, workers:int)->np.ndarray:
     "Eigenvalues of a stack (B, n, n): one single-threaded LAPACK call per core, side by side."
-    with _blas_threads().limit(limits=1, user_api='blas'), ThreadPoolExecutor(min(workers, len(a))) as pool:
+    single_threaded = _blas_threads().limit(limits=1, user_api='blas')
+    with single_threaded, ThreadPoolExecutor(min(workers, len(a))) as pool:
         return np.stack(list(pool.map(np.linalg.eigvalsh, a)))
 
 def symmetric_eigvals(A:Tensor, # symmetric matrices (..., n, n); the lower triangle is read
                       # CPU decompositions run side by side (default: torch.get_num_threads())
                       workers:int|None=None,
                      )->Tensor: # eigenvalues (..., n), ascending, A's dtype and device
-    "Eigenvalues of symmetric matrices: a CPU batch of moderate n spread over the cores, everything else by torch."
+    "Eigenvalues of symmetric matrices: a CPU batch of moderate n spread over cores, else torch."
     workers = torch.get_num_threads() if workers is None else workers
     B, n = math.prod(A.shape[:-2]), A.shape[-1]
-    if (A.device.type != 'cpu' or A.requires_grad or A.dtype not in (torch.float32, torch.float64) or workers < 2
+    if (A.device.type != 'cpu' or A.requires_grad or A.dtype not in (torch.float32, torch.float64)
+            or workers < 2
             or B < 2 or not SPREAD_N[0] <= n <= SPREAD_N[1] or not _blas_threads()):
         return torch.linalg.eigvalsh(A)
     try: lam = _spread_eigvalsh(A.reshape(B, n, n).numpy(), workers)
@@ -488,7 +494,7 @@ def _frobenius_entropy(A:Tensor, # Gram matrices (..., n, n), float64, in any sc
                        rounding=EPS,
                        name:str='the Gram matrix', # what to call A in errors
                       )->Tensor: # bits (...)
-    "Rényi entropy of order 2 without eigenvalues: -log2 of tr(A^2) = ||A||_F^2 at unit trace, O(n^2)."
+    "Rényi entropy of order 2 without eigenvalues: -log2 tr(A^2) = ||A||_F^2 at unit trace, O(n^2)."
     check_minors(A, rounding, name)
     tr = A.diagonal(dim1=-2, dim2=-1).sum(-1)
     return -2 * torch.log2(torch.linalg.vector_norm(A, dim=(-2, -1)) / tr)

@@ -20,7 +20,8 @@ class PatchEmbedding(nn.Module):
                  dim:int=64, # token dimension
                 ):
         super().__init__()
-        if image_size % patch: raise ValueError(f"patch={patch} does not divide image_size={image_size}")
+        if image_size % patch:
+            raise ValueError(f"patch={patch} does not divide image_size={image_size}")
         self.proj = nn.Conv2d(in_channels, dim, patch, stride=patch)  # one linear map per patch
         self.cls = nn.Parameter(torch.zeros(1, 1, dim))
         self.pos = nn.Parameter(torch.randn(1, (image_size // patch) ** 2 + 1, dim) * 0.02)
@@ -42,7 +43,8 @@ class EncoderBlock(nn.Module):
         if dim % heads: raise ValueError(f"heads={heads} does not divide dim={dim}")
         self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
         self.attn = nn.MultiheadAttention(dim, heads, dropout=dropout, batch_first=True)
-        self.mlp = nn.Sequential(nn.Linear(dim, mlp), nn.GELU(), nn.Dropout(dropout), nn.Linear(mlp, dim))
+        self.mlp = nn.Sequential(nn.Linear(dim, mlp), nn.GELU(), nn.Dropout(dropout),
+                                 nn.Linear(mlp, dim))
 
     def forward(self, x:Tensor)->Tensor: # (n, tokens, dim)
         h = self.norm1(x)
@@ -51,7 +53,7 @@ class EncoderBlock(nn.Module):
 
 # %% ../nbs/14_vit.ipynb #e501ff6e
 class ViT(nn.Module):
-    "A small vision transformer for 28 x 28 or 32 x 32 images; `info_layers`: embedding, blocks, head."
+    "A small vision transformer for 28 x 28 or 32 x 32 images; `info_layers`: embed, blocks, head."
     def __init__(self,
                  in_channels:int=1, # input channels (1: (Fashion-)MNIST, 3: CIFAR-10)
                  num_classes:int=10, # outputs
@@ -72,5 +74,6 @@ class ViT(nn.Module):
 
     def forward(self, x:Tensor)->Tensor: # logits (n, num_classes)
         if x.shape[-2:] != (self.image_size, self.image_size):
-            raise ValueError(f"ViT expects {self.image_size} x {self.image_size} images, got {tuple(x.shape)}")
+            raise ValueError(f"ViT expects {self.image_size} x {self.image_size} images, "
+                             f"got {tuple(x.shape)}")
         return self.head(self.norm(self.blocks(self.embed(x))[:, 0]))

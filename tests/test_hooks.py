@@ -75,6 +75,8 @@ def test_capture_concatenates_and_copies():
         for xb in x.split(3):
             net(xb)
             assert acts['5'].shape[0] == len(xb)  # inside the block: the latest output
+    # batches of 3 vs all 7 at once: the convolutions may block differently, so float32 rounding
+    # (assert_close's float32 defaults: rtol 1.3e-6, atol 1e-5)
     with torch.no_grad(): torch.testing.assert_close(acts['5'], net[:6](x))
     inplace = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(inplace=True))
     with capture(inplace, '0') as acts: inplace(torch.randn(3, 1, 6, 6))
@@ -86,16 +88,18 @@ def test_capture_device_and_tuple_outputs():
         def forward(self, x): return x * 2, x
     net = nn.Sequential(nn.Sequential(nn.Linear(3, 3), Pair()))
     with capture(net, '0.1', device='cpu') as acts: net[0][1](torch.ones(2, 3))
-    torch.testing.assert_close(acts['0.1'], 2 * torch.ones(2, 3))
+    torch.testing.assert_close(acts['0.1'], 2 * torch.ones(2, 3), rtol=0, atol=0)  # x * 2: exact
 
 
 def test_layer_outputs_restores_modes_and_chunks():
     net = lenet_like()
     net.add_module('drop', nn.Dropout(0.9))  # active only in training mode
-    net.train(); net[3].eval()
+    net.train()
+    net[3].eval()
     x = torch.randn(9, 1, 28, 28)
     full = layer_outputs(net, x, ['5', 'drop'])
     chunked = layer_outputs(net, x, ['5', 'drop'], batch_size=4)
+    # batches of 4 vs all 9: float32 rounding of blocked convolutions (assert_close's float32 defaults)
     torch.testing.assert_close(full['drop'], chunked['drop'])
     torch.testing.assert_close(full['5'], chunked['5'])
     assert [m.training for m in net] == [True, True, True, False] + [True] * 7
@@ -129,7 +133,8 @@ def test_vgg16_presets_on_torchvision(tv_vgg16):
                           'classifier.1', 'classifier.4', 'classifier.6']
     assert [tuple(v.shape) for v in outs.values()] == [(2, 64, 16, 16), (2, 128, 8, 8), (2, 256, 4, 4), (2, 512, 2, 2),
                                                       (2, 512, 1, 1), (2, 4096), (2, 4096), (2, 10)]
-    with torch.no_grad(): torch.testing.assert_close(outs['classifier.6'], tv_vgg16(x))
+    # the same forward pass on the same batch: the same numbers
+    with torch.no_grad(): torch.testing.assert_close(outs['classifier.6'], tv_vgg16(x), rtol=0, atol=0)
     conv = layer_outputs(tv_vgg16, x, 'vgg16-conv')
     assert len(conv) == 16 and all(isinstance(tv_vgg16.get_submodule(n), nn.ReLU) for n in list(conv)[:13])
     assert all((v >= 0).all() for v in list(conv.values())[:13])
@@ -173,7 +178,10 @@ def test_layer_gram_matches_reference(mode, shape):
     a = np.random.default_rng(len(shape)).standard_normal(shape)
     K, w = layer_gram(torch.tensor(a), mode=mode, k=3)
     K_ref, w_ref = ref_layer_gram(a, mode, 3)
+    # k-NN widths from our distance expansion vs cdist's differences: ~1e-14 relative, with room
     np.testing.assert_allclose(w.numpy(), w_ref, rtol=1e-12)
+    # a product of up to 5 channel kernels of such distances, each exp(-d2 / 2s^2) <= 1: the
+    # exponents' rounding (~1e-14 of exponents up to ~30) carried through exp, with room
     np.testing.assert_allclose(K.numpy(), K_ref, rtol=0, atol=1e-10)
     assert K.dtype == torch.float64 and (K.diagonal() == 1).all()
 
@@ -184,8 +192,10 @@ def test_hadamard_is_product_of_channel_grams_and_tensor_is_one_gaussian():
     t = a.reshape(10, 4, 9).transpose(0, 1)
     for rule in ['knn', 'median', 'silverman', 0.7]:
         K, w = layer_gram(a, mode='hadamard', width=rule, k=4)
+        # one summed exponent vs a product of 4 kernels: each rounds by a few ulps of its exponent
         torch.testing.assert_close(K, gaussian_gram(t, w).prod(0), rtol=0, atol=1e-10)
         Kt, wt = layer_gram(a, width=rule, k=4)
+        # the same distances and width by another call: rounding of entries <= 1
         torch.testing.assert_close(Kt, gaussian_gram(a.reshape(10, -1), rule, k=4), rtol=0, atol=1e-12)
 
 
@@ -201,6 +211,8 @@ def test_knn_grams_invariant_to_scale(n, C, hw, seed, scale):
     for mode, b in [('tensor', a * scale), ('hadamard', a * per_channel), ('hadamard_sqrtC', a * per_channel)]:
         K1, _ = layer_gram(a, Estimator(mode=mode, k=3))
         K2, _ = layer_gram(b, Estimator(mode=mode, k=3))
+        # scaled data: distances and widths both scale, their ratio rounds (~1e-15 relative); the
+        # exponents reach ~700 before exp underflows, so ~1e-12 absolute in the entries, with room
         torch.testing.assert_close(K1, K2, rtol=0, atol=1e-9)
 
 
@@ -214,7 +226,7 @@ def test_hadamard_handles_many_channels_without_forming_factors():
     # the exponent summed over 74 chunks instead of one: a few ulps of an exponent of order C = 512
     torch.testing.assert_close(K, K_all, rtol=1e-12, atol=1e-300)
     Ks, ws = layer_gram(a, mode='hadamard_sqrtC')
-    torch.testing.assert_close(ws, w_all * math.sqrt(512))
+    torch.testing.assert_close(ws, w_all * math.sqrt(512), rtol=1e-15, atol=0)  # one multiplication
     assert K.fill_diagonal_(0).max() < Ks.fill_diagonal_(0).max()  # sqrt(C) keeps the joint away from I
 
 
@@ -243,7 +255,8 @@ def test_channel_log_grams_are_the_channel_kernels(shape):
     assert D.shape == (C, shape[0], shape[0]) and torch.equal(D, D.transpose(-1, -2))
     torch.testing.assert_close(torch.exp(-D), gaussian_gram(t, w), rtol=0, atol=1e-12)  # the same exponents: rounding
     S, ws = channel_log_grams(a, k=3, summed=True)
-    torch.testing.assert_close(S, D.sum(0), rtol=1e-12, atol=1e-12)  # concatenated distances vs a sum: rounding
+    # concatenated distances vs a sum of per-channel ones: rounding, a few ulps of exponents ~ 10
+    torch.testing.assert_close(S, D.sum(0), rtol=1e-12, atol=1e-12)
     if len(shape) > 2:
         assert torch.equal(torch.exp(-S), layer_gram(a, mode='hadamard', k=3)[0])  # the same path: identical
         Ss, wss = channel_log_grams(a, k=3, summed=True, factor=math.sqrt(C))

@@ -127,6 +127,7 @@ def test_dpi_report_of_one_series_as_before():
     recs = chain(0, [(3, 2), (2, 2.5), (1, 1)]) + chain(10, [(3, 2), (2, 1.9), (1.05, 1)]) + chain(20, [(3, 2), (3.2, 1), (1, .5)])
     r = dpi_report(recs)
     assert r.steps == [0, 10, 20] and r.layers == ['a', 'b', 'c'] and r.estimator is None
+    # 2 of 3 steps: the same division, so 2 / 3 to rounding (isclose's default rel_tol 1e-9 is ample)
     assert math.isclose(r.fraction['DPI-1'], 2 / 3) and r.pair_fraction['DPI-2'] == {'a>b': 2 / 3, 'b>c': 1.0}
     assert [(v['chain'], v['step']) for v in r.violations] == [('DPI-2', 0), ('DPI-1', 20)]
     assert 'estimator' not in r.to_dict() and json.loads(json.dumps(r.to_dict()))['n_violations'] == {'DPI-1': 1, 'DPI-2': 1}

@@ -26,3 +26,7 @@ def mi_resolution(n:int, alpha:float=1.01, terms:int=3)->float:
 def sum_resolution(m:int, scale:float=1.0)->float:
     "Absolute accuracy of a float64 sum of m terms of size `scale` (m eps scale)."
     return m * EPS * scale
+
+def pid_resolution(n:int, alpha:float=1.01)->float:
+    "Bits for a PID term: a signed sum of at most three MIs (I(T1;Y), I(T2;Y), I(T1,T2;Y)): 9 entropies."
+    return mi_resolution(n, alpha, terms=9)
