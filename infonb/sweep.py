@@ -29,53 +29,65 @@ from .cli import OneLineParser, integer, number, check_device, check_folder, SEE
 class FilterRecommendation(NamedTuple):
     "What `recommend_filters` found: the proposed count and the numbers it came from."
     count:int          # the proposed number of filters
-    saturated:bool     # the curve levels off before the largest count tried (False: still rising; try more filters)
+    saturated:bool     # the curve levels off before the largest count (False: try more filters)
     plateau:float      # the plateau level (bits)
     plateau_count:int  # the count at which the plateau level is reached
     margin:float       # tolerance in bits: tol x |plateau| (or x the curve's rise)
     counts:tuple       # the counts, sorted
     mean:tuple         # mean label MI per count (over seeds)
     sem:tuple          # standard error of the mean per count (0 with one seed)
-    on_plateau:tuple   # per count: within the margin of the plateau or within z standard errors of it
+    on_plateau:tuple   # per count: within the margin of the plateau or z standard errors of it
 
 def _check_counts(counts)->np.ndarray:
     "Counts as a 1-D int64 array of distinct positive integers (any order)."
     c = np.asarray(counts, dtype=object if not isinstance(counts, np.ndarray) else None)
     if c.ndim != 1 or len(c) < 2:
-        raise ValueError(f"counts must be a 1-D sequence of at least 2 filter counts, got {np.shape(counts)} ({counts!r})")
+        raise ValueError("counts must be a 1-D sequence of at least 2 filter counts, got "
+                         f"{np.shape(counts)} ({counts!r})")
     vals = c.tolist()
     ok = [isinstance(v, Integral) and not isinstance(v, bool) and v >= 1 for v in vals]
     if not all(ok): raise ValueError(f"counts must be positive integers, got {vals}")
     c = np.asarray(vals, dtype=np.int64)
     u, k = np.unique(c, return_counts=True)
     if (k > 1).any():
-        raise ValueError(f"counts has duplicates {u[k > 1].tolist()}; give each count once, with its seeds as the columns of label_mi")
+        raise ValueError(f"counts has duplicates {u[k > 1].tolist()}; give each count once, with "
+                         "its seeds as the columns of label_mi")
     return c
 
 # %% ../nbs/35_sweep.ipynb #08bbc892
-def recommend_filters(counts:Sequence[int], # numbers of filters tried (distinct; any order)
-                      label_mi, # the layer's MI with the label: (m,) or (m, seeds), one row per count
-                      tol:float=0.05, # a count is on the plateau when within this fraction of it
-                      z:float=2.0, # ... or within z standard errors of it (the seeds' spread); 0 ignores the spread
-                      pooled:bool=True, # one standard error pooled over all counts (steadier with few seeds), else per count
-                      plateau:str='max', # 'max': the highest mean; 'last': the mean at the largest count
-                      scale:str='plateau', # tol is a fraction of 'plateau' (|P|) or of the curve's 'range' (P - min)
-                     )->FilterRecommendation:
-    "Propose a number of filters: the smallest count from which the layer's label MI stays on its plateau."
-    c = _check_counts(counts)
+def _check_label_mi(c:np.ndarray, label_mi, tol, z, plateau:str, scale:str)->np.ndarray:
+    "recommend_filters' arguments checked: label_mi as a (counts, seeds) float64 array."
     mi = np.asarray(label_mi, dtype=np.float64)
     if mi.ndim == 1: mi = mi[:, None]
     if mi.ndim != 2 or mi.shape[0] != len(c) or mi.shape[1] < 1:
-        raise ValueError(f"label_mi must have shape ({len(c)},) or ({len(c)}, seeds), one row per count; got shape {np.shape(label_mi)}")
+        raise ValueError(f"label_mi must have shape ({len(c)},) or ({len(c)}, seeds), one row per "
+                         f"count; got shape {np.shape(label_mi)}")
     bad = np.argwhere(~np.isfinite(mi))
     if len(bad):
         i, s = bad[0]
-        raise ValueError(f"label_mi has {len(bad)} non-finite value(s), the first {mi[i, s]} at count {c[i]} (seed column {s}); "
-                         "drop failed runs before recommending")
-    if isinstance(tol, bool) or not isinstance(tol, Real) or not 0 <= tol < 1: raise ValueError(f"tol must be a fraction in [0, 1), got {tol!r}")
-    if isinstance(z, bool) or not isinstance(z, Real) or not z >= 0: raise ValueError(f"z must be a number >= 0, got {z!r}")
-    if plateau not in ('max', 'last'): raise ValueError(f"plateau must be 'max' or 'last', got {plateau!r}")
-    if scale not in ('plateau', 'range'): raise ValueError(f"scale must be 'plateau' or 'range', got {scale!r}")
+        raise ValueError(f"label_mi has {len(bad)} non-finite value(s), the first {mi[i, s]} at "
+                         f"count {c[i]} (seed column {s}); drop failed runs before recommending")
+    if isinstance(tol, bool) or not isinstance(tol, Real) or not 0 <= tol < 1:
+        raise ValueError(f"tol must be a fraction in [0, 1), got {tol!r}")
+    if isinstance(z, bool) or not isinstance(z, Real) or not z >= 0:
+        raise ValueError(f"z must be a number >= 0, got {z!r}")
+    if plateau not in ('max', 'last'):
+        raise ValueError(f"plateau must be 'max' or 'last', got {plateau!r}")
+    if scale not in ('plateau', 'range'):
+        raise ValueError(f"scale must be 'plateau' or 'range', got {scale!r}")
+    return mi
+
+def recommend_filters(counts:Sequence[int], # numbers of filters tried (distinct; any order)
+                      label_mi, # the layer's label MI: (m,) or (m, seeds), one row per count
+                      tol:float=0.05, # a count is on the plateau when within this fraction of it
+                      z:float=2.0, # ... or within z standard errors of it (seeds' spread); 0: not
+                      pooled:bool=True, # one standard error pooled over all counts (else per count)
+                      plateau:str='max', # 'max': the highest mean; 'last': the mean at the largest
+                      scale:str='plateau', # tol: a fraction of 'plateau' (|P|) or 'range' (P - min)
+                     )->FilterRecommendation:
+    "A number of filters: the smallest count from which the layer's label MI stays on its plateau."
+    c = _check_counts(counts)
+    mi = _check_label_mi(c, label_mi, tol, z, plateau, scale)
     order = np.argsort(c)
     c, mi = c[order], mi[order]
     mean = mi.mean(1)
@@ -84,14 +96,16 @@ def recommend_filters(counts:Sequence[int], # numbers of filters tried (distinct
     top = int(np.argmax(mean)) if plateau == 'max' else len(c) - 1
     P = float(mean[top])
     margin = tol * (abs(P) if scale == 'plateau' else max(P - float(mean.min()), 0.0))
-    # standard error of the shortfall P - mean_c; pooled: one spread for all counts (steadier with few seeds)
-    gap_se = np.full(len(c), math.sqrt(2 * (sem ** 2).mean())) if pooled else np.sqrt(sem ** 2 + sem[top] ** 2)
+    # standard error of the shortfall P - mean_c; pooled: one spread for all (steadier, few seeds)
+    gap_se = (np.full(len(c), math.sqrt(2 * (sem ** 2).mean())) if pooled
+              else np.sqrt(sem ** 2 + sem[top] ** 2))
     allowed = np.maximum(margin, z * gap_se)
     on = (P - mean) <= allowed + 1e-12
     i = top
     while i > 0 and on[i - 1]: i -= 1
-    return FilterRecommendation(int(c[i]), bool(i < len(c) - 1), P, int(c[top]), float(margin), tuple(int(v) for v in c),
-                                tuple(float(v) for v in mean), tuple(float(v) for v in sem), tuple(bool(v) for v in on))
+    return FilterRecommendation(int(c[i]), bool(i < len(c) - 1), P, int(c[top]), float(margin),
+                                tuple(int(v) for v in c), tuple(float(v) for v in mean),
+                                tuple(float(v) for v in sem), tuple(bool(v) for v in on))
 
 # %% ../nbs/35_sweep.ipynb #2077852d
 def _subset(x, y, n, seed:int, what:str):
@@ -124,24 +138,29 @@ def sweep_data(dataset:str|None=None, # 'fashion-mnist', 'mnist', 'cifar10' (Non
 
 # %% ../nbs/35_sweep.ipynb #1adfda85
 _PID_FIELDS = ('rst', 'wni', 'synergy', 'redundancy', 'self_synergy', 'rst_self', 'wni_self')
+_PID_KEYS = dict(rst='RST', wni='WNI', synergy='synergy', redundancy='redundancy',
+                 self_synergy='self_synergy', rst_self='RST_self', wni_self='WNI_self')
 
 def measure_filters(acts:torch.Tensor, # the layer's outputs on the probe (n, C, H, W)
                     y:torch.Tensor, # the probe's labels (n,)
                     alpha:float=1.01, # Rényi order
                     k:int=10, # neighbours of the k-NN width rule
                     name:str='layer', # the layer's name, for messages
-                    corrected:bool=True, # also measure with sqrt(m)-scaled widths for joints (suffix _corrected)
-                   )->dict: # label MIs, S(T), saturation, RST, WNI, mean synergy/redundancy, self-pair control
-    "The filter sweep's measurements of one conv layer on a probe batch: label MI (product joint, corrected, tensor), RST, WNI, synergy, self-pair control."
+                    corrected:bool=True, # also with sqrt(m)-scaled joint widths (suffix _corrected)
+                   )->dict: # label MIs, S(T), saturation, RST, WNI, synergy, redundancy, self pairs
+    "The sweep's measurements of a conv layer on a probe: label MIs, RST, WNI, synergy, self pairs."
     if not isinstance(acts, torch.Tensor) or acts.ndim != 4:
-        raise ValueError(f"{name}: acts must be a conv layer's outputs (n, C, H, W), got {tuple(getattr(acts, 'shape', ())) or type(acts).__name__}")
+        got = tuple(getattr(acts, 'shape', ())) or type(acts).__name__
+        raise ValueError(f"{name}: acts must be a conv layer's outputs (n, C, H, W), got {got}")
     y = torch.as_tensor(y).cpu()
-    if len(y) != len(acts): raise ValueError(f"{name}: {len(acts)} outputs (shape {tuple(acts.shape)}) but {len(y)} labels")
+    if len(y) != len(acts):
+        raise ValueError(f"{name}: {len(acts)} outputs (shape {tuple(acts.shape)}) but {len(y)} "
+                         "labels")
     acts, Ky = acts.detach().cpu(), label_gram(y)
     n, C = acts.shape[:2]
     out = {}
     with warnings.catch_warnings():
-        warnings.simplefilter('ignore')  # saturation is recorded below rather than warned once per run
+        warnings.simplefilter('ignore')  # saturation is recorded below, not warned once per run
         Kh, _ = layer_gram(acts, mode='hadamard', width='knn', k=k, name=name)
         Kt, _ = layer_gram(acts, mode='tensor', width='knn', k=k, name=name)
         out['layer_entropy'] = float(renyi_entropy(Kh, alpha))
@@ -156,15 +175,16 @@ def measure_filters(acts:torch.Tensor, # the layer's outputs on the probe (n, C,
             s = layer_pid(acts, y, alpha=alpha, k=k, mode='hadamard_sqrtC' if corr else 'hadamard',
                           name=name).summary()
             out[f'label_mi{tag}'] = s['I_TY_layer']
-            out.update({f'rst{tag}': s['RST'], f'wni{tag}': s['WNI'], f'synergy{tag}': s['synergy'], f'redundancy{tag}': s['redundancy'],
-                        f'self_synergy{tag}': s['self_synergy'], f'rst_self{tag}': s['RST_self'], f'wni_self{tag}': s['WNI_self']})
+            out.update({f'{f}{tag}': s[key] for f, key in _PID_KEYS.items()})
     return out
 
 # %% ../nbs/35_sweep.ipynb #ac4be748
 SWEEP_LAYERS = ('conv1', 'conv2')
 
 def _layer_index(layer)->int:
-    if layer not in SWEEP_LAYERS: raise ValueError(f"layer must be one of {SWEEP_LAYERS} (LeNet-5's conv layers), got {layer!r}")
+    if layer not in SWEEP_LAYERS:
+        raise ValueError(f"layer must be one of {SWEEP_LAYERS} (LeNet-5's conv layers), got "
+                         f"{layer!r}")
     return SWEEP_LAYERS.index(layer)
 
 def train_and_measure(data:dict, # from `sweep_data`
@@ -179,22 +199,25 @@ def train_and_measure(data:dict, # from `sweep_data`
                       k:int=10, # neighbours of the k-NN width rule
                       device=None, # where to train and measure (None: the GPU when there is one)
                      )->dict: # one flat record
-    "Train LeNet-5 with `count` filters in `layer` and measure that layer on the probe: one record of the sweep."
+    "Train LeNet-5 with `count` filters in `layer`, measure that layer: one record of the sweep."
     i = _layer_index(layer)
-    if isinstance(count, bool) or not isinstance(count, Integral) or count < 1: raise ValueError(f"count must be a positive integer, got {count!r}")
-    filters = list(base_filters); filters[i] = int(count)
+    if isinstance(count, bool) or not isinstance(count, Integral) or count < 1:
+        raise ValueError(f"count must be a positive integer, got {count!r}")
+    filters = list(base_filters)
+    filters[i] = int(count)
     x, _ = data['train']
     seed_everything(seed)
     model = LeNet5(in_channels=x.shape[1], filters=tuple(filters), input_size=x.shape[-1])
     t0 = time.time()
-    history = fit(model, data['train'], data['test'], epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
-                  device=device, progress=False)
+    history = fit(model, data['train'], data['test'], epochs=epochs, batch_size=batch_size, lr=lr,
+                  seed=seed, device=device, progress=False)
     t1 = time.time()
     px, py = data['probe']
     acts = layer_outputs(model, px, layers=[layer])[layer]
     m = measure_filters(acts, py, alpha=alpha, k=k, name=layer)
-    return dict(dataset=data['dataset'], layer=layer, count=int(count), seed=int(seed), filters='x'.join(map(str, filters)),
-                epochs=epochs, n_train=len(data['train'][1]), n_test=len(data['test'][1]), probe_size=len(py), alpha=alpha, k=k,
+    return dict(dataset=data['dataset'], layer=layer, count=int(count), seed=int(seed),
+                filters='x'.join(map(str, filters)), epochs=epochs, n_train=len(data['train'][1]),
+                n_test=len(data['test'][1]), probe_size=len(py), alpha=alpha, k=k,
                 test_acc=history[-1]['test_acc'], train_loss=history[-1]['train_loss'],
                 params=sum(p.numel() for p in model.parameters()), **m,
                 seconds_train=round(t1 - t0, 3), seconds_measure=round(time.time() - t1, 3))
@@ -211,11 +234,11 @@ def run_sweep(data:dict, # from `sweep_data`
               layers:Sequence[str]=('conv1',), # conv layers to vary, one at a time
               counts:Sequence[int]=(1, 2, 4, 8, 16), # numbers of filters
               seeds:Sequence[int]=(0,), # seeds per count
-              records:list|None=None, # records of an earlier run to continue (matching runs are skipped)
+              records:list|None=None, # records of an earlier run to continue (its runs skipped)
               on_record=None, # called with the list of records after each run (e.g. to save)
               progress:bool=True, # show a progress bar
-              share:tuple=(0, 1), # (rank, ranks): run only the rank-th of every `ranks` missing runs
-              **run_kw, # options for `train_and_measure` (epochs, base_filters, alpha, k, device, ...)
+              share:tuple=(0, 1), # (rank, ranks): only the rank-th of every `ranks` missing runs
+              **run_kw, # options for `train_and_measure` (epochs, base_filters, alpha, k, ...)
              )->list: # records, one per (layer, count, seed)
     "Train and measure LeNet-5 for every (layer, number of filters, seed): the filter sweep."
     layers = (layers,) if isinstance(layers, str) else tuple(layers)
@@ -224,7 +247,8 @@ def run_sweep(data:dict, # from `sweep_data`
     if any(c < 1 for c in counts): raise ValueError(f"counts must be positive, got {counts}")
     records = [] if records is None else list(records)
     done = {(r['dataset'], r['layer'], r['count'], r['seed']) for r in records}
-    todo = [(l, c, s) for l in layers for c in counts for s in seeds if (data['dataset'], l, c, s) not in done]
+    todo = [(l, c, s) for l in layers for c in counts for s in seeds
+            if (data['dataset'], l, c, s) not in done]
     todo = todo[share[0]::share[1]]
     from tqdm.auto import tqdm
     for l, c, s in tqdm(todo, desc=f"sweep {data['dataset']}", disable=not progress):
@@ -233,19 +257,25 @@ def run_sweep(data:dict, # from `sweep_data`
     return records
 
 # %% ../nbs/35_sweep.ipynb #9f492cbc
-SWEEP_METRICS = {'label_mi': 'I(T;Y), product joint (bits)', 'label_mi_corrected': 'I(T;Y), sqrt(C) widths (bits)',
-                 'label_mi_tensor': 'I(T;Y), tensor k-NN (bits)', 'layer_entropy': 'S(T), product joint (bits)',
-                 'rst': 'RST', 'wni': 'WNI', 'synergy': 'mean pair synergy (bits)', 'redundancy': 'mean pair redundancy (bits)',
-                 'self_synergy': 'self-pair synergy (bits)', 'rst_self': 'RST of self pairs', 'wni_self': 'WNI of self pairs',
-                 'rst_corrected': 'RST, sqrt(m) widths', 'wni_corrected': 'WNI, sqrt(m) widths',
-                 'synergy_corrected': 'mean pair synergy, sqrt(m) widths (bits)', 'redundancy_corrected': 'mean pair redundancy, sqrt(m) widths (bits)',
-                 'self_synergy_corrected': 'self-pair synergy, sqrt(m) widths (bits)',
-                 'rst_self_corrected': 'RST of self pairs, sqrt(m) widths', 'wni_self_corrected': 'WNI of self pairs, sqrt(m) widths',
-                 'test_acc': 'test accuracy', 'train_loss': 'training loss', 'params': 'parameters'}
+SWEEP_METRICS = {
+    'label_mi': 'I(T;Y), product joint (bits)',
+    'label_mi_corrected': 'I(T;Y), sqrt(C) widths (bits)',
+    'label_mi_tensor': 'I(T;Y), tensor k-NN (bits)', 'layer_entropy': 'S(T), product joint (bits)',
+    'rst': 'RST', 'wni': 'WNI', 'synergy': 'mean pair synergy (bits)',
+    'redundancy': 'mean pair redundancy (bits)', 'self_synergy': 'self-pair synergy (bits)',
+    'rst_self': 'RST of self pairs', 'wni_self': 'WNI of self pairs',
+    'rst_corrected': 'RST, sqrt(m) widths', 'wni_corrected': 'WNI, sqrt(m) widths',
+    'synergy_corrected': 'mean pair synergy, sqrt(m) widths (bits)',
+    'redundancy_corrected': 'mean pair redundancy, sqrt(m) widths (bits)',
+    'self_synergy_corrected': 'self-pair synergy, sqrt(m) widths (bits)',
+    'rst_self_corrected': 'RST of self pairs, sqrt(m) widths',
+    'wni_self_corrected': 'WNI of self pairs, sqrt(m) widths',
+    'test_acc': 'test accuracy', 'train_loss': 'training loss', 'params': 'parameters'}
 
 # the self-pair control drawn beside each pair quantity
-_SELF = {'synergy': 'self_synergy', 'rst': 'rst_self', 'wni': 'wni_self', 'synergy_corrected': 'self_synergy_corrected',
-         'rst_corrected': 'rst_self_corrected', 'wni_corrected': 'wni_self_corrected'}
+_SELF = {'synergy': 'self_synergy', 'rst': 'rst_self', 'wni': 'wni_self',
+         'synergy_corrected': 'self_synergy_corrected', 'rst_corrected': 'rst_self_corrected',
+         'wni_corrected': 'wni_self_corrected'}
 
 def _groups(records:list)->dict:
     out = {}
@@ -255,21 +285,24 @@ def _groups(records:list)->dict:
 def summarize(records:list, # records of `run_sweep`
               metrics:Sequence[str]=tuple(SWEEP_METRICS), # quantities to summarise
              )->list: # one dict per (dataset, layer, count): mean_, sd_, sem_, n_ of each quantity
-    "Mean, standard deviation and standard error over seeds of each quantity, per dataset, layer and count."
+    "Mean, standard deviation and standard error over seeds of each quantity, per layer and count."
     if not records: raise ValueError("records is empty: nothing to summarise")
     rows = []
     for (ds, layer, count), rs in _groups(records).items():
         row = dict(dataset=ds, layer=layer, count=count, seeds=len(rs))
         for m in metrics:
-            v = np.array([np.nan if r.get(m) is None else float(r[m]) for r in rs], dtype=np.float64)
+            v = np.array([np.nan if r.get(m) is None else float(r[m]) for r in rs],
+                         dtype=np.float64)
             v = v[np.isfinite(v)]
             row[f'mean_{m}'] = float(v.mean()) if len(v) else float('nan')
-            row[f'sd_{m}'] = float(v.std(ddof=1)) if len(v) > 1 else (0.0 if len(v) else float('nan'))
-            row[f'sem_{m}'] = row[f'sd_{m}'] / math.sqrt(len(v)) if len(v) else float('nan')
+            sd = float(v.std(ddof=1)) if len(v) > 1 else (0.0 if len(v) else float('nan'))
+            row[f'sd_{m}'] = sd
+            row[f'sem_{m}'] = sd / math.sqrt(len(v)) if len(v) else float('nan')
             row[f'n_{m}'] = len(v)
         rows.append(row)
     return rows
 
+# %% ../nbs/35_sweep.ipynb #76388a2a
 def curve(records:list, # records of `run_sweep`
           dataset:str, # which dataset
           layer:str, # which layer
@@ -282,7 +315,8 @@ def curve(records:list, # records of `run_sweep`
     seeds = sorted({r['seed'] for rs in groups.values() for r in rs})
     table = np.full((len(groups), len(seeds)), np.nan)
     for i, (c, rs) in enumerate(groups.items()):
-        for r in rs: table[i, seeds.index(r['seed'])] = np.nan if r.get(metric) is None else r[metric]
+        for r in rs:
+            table[i, seeds.index(r['seed'])] = np.nan if r.get(metric) is None else r[metric]
     return np.array(list(groups)), table
 
 def recommend_from_sweep(records:list, # records of `run_sweep`
@@ -290,7 +324,7 @@ def recommend_from_sweep(records:list, # records of `run_sweep`
                          layer:str, # which layer
                          metric:str='label_mi', # the information curve to read
                          **kw, # options for `recommend_filters` (tol, z, pooled, plateau, scale)
-                        )->dict: # the recommendation, with the accuracy at the proposed count against the best
+                        )->dict: # the recommendation; the accuracy at its count against the best
     "`recommend_filters` on one sweep's curve, and what the proposed count costs in test accuracy."
     counts, table = curve(records, dataset, layer, metric)
     keep = np.isfinite(table).all(1)  # counts where every seed has the value
@@ -300,46 +334,56 @@ def recommend_from_sweep(records:list, # records of `run_sweep`
     best = int(np.nanargmax(acc))
     at = float(acc[list(counts).index(r.count)])
     return dict(dataset=dataset, layer=layer, metric=metric, **r._asdict(), acc_at_count=at,
-                best_acc=float(acc[best]), best_acc_count=int(counts[best]), acc_loss=float(acc[best]) - at)
+                best_acc=float(acc[best]), best_acc_count=int(counts[best]),
+                acc_loss=float(acc[best]) - at)
 
 # %% ../nbs/35_sweep.ipynb #73891d60
+def _sweep_panel(ax, records:list, rows:list, m:str, lines:list, recommend, self_pair:bool):
+    "One panel of `plot_sweep`: quantity `m` against the filters, a line per (dataset, layer)."
+    for j, (ds, layer) in enumerate(lines):
+        rr = [r for r in rows if (r['dataset'], r['layer']) == (ds, layer) and r[f'n_{m}']]
+        if not rr: continue
+        ax.errorbar([r['count'] for r in rr], [r[f'mean_{m}'] for r in rr],
+                    yerr=[r[f'sd_{m}'] for r in rr], marker='o', ms=3, capsize=2, color=f'C{j}',
+                    label=f'{ds} {layer}')
+        if m in _SELF and self_pair:
+            rs = [r for r in rr if r[f'n_{_SELF[m]}']]
+            ax.plot([r['count'] for r in rs], [r[f'mean_{_SELF[m]}'] for r in rs], ls=':',
+                    marker='x', ms=3, color=f'C{j}', label=f'{ds} {layer} self pairs')
+        if m.startswith('label_mi') and recommend is not False:
+            kw = recommend if isinstance(recommend, dict) else {}
+            try: rec = recommend_from_sweep(records, ds, layer, m, **kw)
+            except ValueError: continue
+            ax.axvline(rec['count'], color=f'C{j}', ls='--', lw=1)
+    ax.set_xscale('log', base=2)
+    ax.set(xlabel='filters', title=SWEEP_METRICS[m])
+    ax.title.set_fontsize(9)
+
 def plot_sweep(records:list, # records of `run_sweep`
                metrics:Sequence[str]=('label_mi', 'rst', 'wni', 'test_acc'), # one panel each
-               recommend:dict|bool=True, # mark `recommend_filters`' count on the label-MI panels (a dict: its options)
+               recommend:dict|bool=True, # mark the recommended count on label-MI panels (dict: kw)
                self_pair:bool=True, # draw the self-pair synergy beside the synergy
                ncols:int|None=None, # panels per row (default: all in one row)
                size:float=2.8, # inches per panel
               ):
-    "Each quantity of a sweep against the number of filters, one line per dataset and layer, error bars = 1 sd over seeds."
+    "Each quantity of a sweep against the filters, a line per dataset and layer, bars: 1 sd."
     bad = [m for m in metrics if m not in SWEEP_METRICS]
     if bad: raise ValueError(f"unknown metrics {bad}; choose from {list(SWEEP_METRICS)}")
-    rows = summarize(records, tuple(dict.fromkeys(list(metrics) + [_SELF[m] for m in metrics if m in _SELF])))
+    wanted = list(metrics) + [_SELF[m] for m in metrics if m in _SELF]
+    rows = summarize(records, tuple(dict.fromkeys(wanted)))
     lines = sorted({(r['dataset'], r['layer']) for r in rows})
     ncols = ncols or len(metrics)
     nrows = math.ceil(len(metrics) / ncols)
     import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * 0.85 * nrows), dpi=60, squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * 0.85 * nrows), dpi=60,
+                             squeeze=False)
     for ax, m in zip(axes.flat, metrics):
-        for j, (ds, layer) in enumerate(lines):
-            rr = [r for r in rows if (r['dataset'], r['layer']) == (ds, layer) and r[f'n_{m}']]
-            if not rr: continue
-            x = [r['count'] for r in rr]
-            ax.errorbar(x, [r[f'mean_{m}'] for r in rr], yerr=[r[f'sd_{m}'] for r in rr], marker='o', ms=3, capsize=2,
-                        color=f'C{j}', label=f'{ds} {layer}')
-            if m in _SELF and self_pair:
-                rs = [r for r in rr if r[f'n_{_SELF[m]}']]
-                ax.plot([r['count'] for r in rs], [r[f'mean_{_SELF[m]}'] for r in rs], ls=':', marker='x', ms=3, color=f'C{j}',
-                        label=f'{ds} {layer} self pairs')
-            if m.startswith('label_mi') and recommend is not False:
-                try: rec = recommend_from_sweep(records, ds, layer, m, **(recommend if isinstance(recommend, dict) else {}))
-                except ValueError: continue
-                ax.axvline(rec['count'], color=f'C{j}', ls='--', lw=1)
-        ax.set_xscale('log', base=2)
-        ax.set(xlabel='filters', title=SWEEP_METRICS[m])
-        ax.title.set_fontsize(9)
+        _sweep_panel(ax, records, rows, m, lines, recommend, self_pair)
     for ax in axes.flat[len(metrics):]: ax.axis('off')
     for ax in axes.flat[:len(metrics)]:
-        if ax.get_legend_handles_labels()[0]: ax.legend(fontsize=6); break
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=6)
+            break
     fig.tight_layout()
     return fig
 
@@ -511,7 +555,7 @@ def _sweep_outputs(a, out:Path, data:dict, records:list):
 def _key(r:dict)->tuple: return r['dataset'], r['layer'], r['count'], r['seed']
 
 def _merged(a, records:list, parts:Sequence[Path])->list:
-    "`records`, then the parts' records not among them, in the sweep's order (layers, counts, seeds)."
+    "`records`, then the parts' records not among them, in the sweep's order (layer, count, seed)."
     seen, new = {_key(r) for r in records}, []
     for f in parts:
         for r in load_sweep(f)[0]:
@@ -586,7 +630,7 @@ def _spawned(a, data:dict, records:list)->list|None:
     return _merged(a, records, _parts(Path(a.out)))
 
 def _torchrun_sweep(a, p)->int:
-    "A rank of `infonb sweep` under torchrun: no process group, a store for rank 0's go and the ends."
+    "A rank of `infonb sweep` under torchrun: no process group; a store for rank 0's go, the ends."
     import datetime, torch.distributed as dist
     wait = datetime.timedelta(seconds=SWEEP_WAIT)
     store, rank, ranks = next(dist.rendezvous('env://', timeout=wait))
