@@ -511,7 +511,7 @@ def _hint(out:Path, failure:str)->str:
 
 # %% ../nbs/33_cli.ipynb #239ae1cf
 def _locked(a:argparse.Namespace, p, out:Path, body)->int:
-    "body() holding the folder's lock; a folder holding a run is refused (unless resumed or replaced)."
+    "body() holding the folder's lock; a folder with a run is refused (unless resumed or replaced)."
     lock = RunLock(out, 'infonb run')
     try: lock.acquire()
     except RunLockedError as e: return _refuse(p, 'out', str(e))

@@ -42,7 +42,8 @@ def check_data(data, # (x, y) tensors or a Dataset of (x, y) pairs
         if hasattr(data, '__len__') and len(data) == 0: raise ValueError(f"{name} is an empty "
                                                                          "Dataset")
         return data
-    if not (isinstance(data, (tuple, list)) and len(data) == 2 and all(isinstance(t, Tensor) for t in data)):
+    pair = isinstance(data, (tuple, list)) and len(data) == 2
+    if not (pair and all(isinstance(t, Tensor) for t in data)):
         raise TypeError(f"{name} must be an (x, y) pair of tensors or a torch Dataset, got "
                         f"{type(data).__name__}")
     x, y = data
@@ -102,14 +103,15 @@ def evaluate(model:nn.Module, # a classifier returning logits (N, classes)
     return correct / total
 
 # %% ../nbs/13_train.ipynb #b94612a3
-OPTIMIZERS = {'adam': (torch.optim.Adam, 1e-3, {}), 'sgd': (torch.optim.SGD, 1e-2, {'momentum': 0.9})}
+OPTIMIZERS = {'adam': (torch.optim.Adam, 1e-3, {}),
+              'sgd': (torch.optim.SGD, 1e-2, {'momentum': 0.9})}
 
-def make_optimizer(optimizer, # 'adam', 'sgd', a torch.optim.Optimizer class, or an optimiser instance (returned as is)
+def make_optimizer(optimizer, # 'adam', 'sgd', an Optimizer class, or an instance (returned as is)
                    params, # the parameters to train
                    lr:float|None=None, # learning rate (None: the optimiser's default here)
                    weight_decay:float=0.0, # L2 penalty
                   )->torch.optim.Optimizer:
-    "An optimiser by name or class; an optimiser instance is returned as it is (its state carries over)."
+    "An optimiser by name or class; an optimiser instance is returned as it is (its state goes on)."
     if isinstance(optimizer, torch.optim.Optimizer):
         if lr is not None or weight_decay:
             raise ValueError(f"lr={lr!r} and weight_decay={weight_decay!r} apply when fit builds "
@@ -117,7 +119,8 @@ def make_optimizer(optimizer, # 'adam', 'sgd', a torch.optim.Optimizer class, or
                              f"the {type(optimizer).__name__} instance given has its own: leave "
                              "them unset")
         return optimizer
-    if lr is not None and (isinstance(lr, bool) or not isinstance(lr, Real) or not lr > 0 or not math.isfinite(lr)):
+    bad_lr = isinstance(lr, bool) or not isinstance(lr, Real) or not lr > 0 or not math.isfinite(lr)
+    if lr is not None and bad_lr:
         raise ValueError(f"lr must be a positive number, got {lr!r}")
     if isinstance(optimizer, str):
         if optimizer.lower() not in OPTIMIZERS: raise ValueError("unknown optimizer "
@@ -135,7 +138,7 @@ def make_optimizer(optimizer, # 'adam', 'sgd', a torch.optim.Optimizer class, or
 def measure_points(measure_every, # None, steps (int) or a fraction of an epoch (float in (0, 1])
                    steps_per_epoch:int, # optimiser steps in one epoch
                    epoch:int=1, # which epoch (1-based), for integer `measure_every`
-                  )->list: # within-epoch steps after which to measure (the epoch's last step included)
+                  )->list: # within-epoch steps after which to measure (the epoch's last included)
     "Within-epoch steps (1-based) after which `fit` measures."
     B = steps_per_epoch
     if measure_every is None: pts = set()
@@ -145,7 +148,8 @@ def measure_points(measure_every, # None, steps (int) or a fraction of an epoch 
                                                f"{measure_every!r}")
         first = (epoch - 1) * B
         pts = {s - first for s in range(first + 1, first + B + 1) if s % measure_every == 0}
-    elif isinstance(measure_every, Real) and not isinstance(measure_every, bool) and 0 < measure_every <= 1:
+    elif (isinstance(measure_every, Real) and not isinstance(measure_every, bool)
+          and 0 < measure_every <= 1):
         pts = {int(j * measure_every * B + 0.5) for j in range(1, math.ceil(1 / measure_every) + 1)}
     else: raise ValueError("measure_every must be a positive integer (steps) or a fraction of an "
                            f"epoch in (0, 1], got {measure_every!r}")
