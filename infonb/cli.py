@@ -291,7 +291,7 @@ def torchrun_ranks()->int:
 
 def _check_ranks(a:argparse.Namespace, p:argparse.ArgumentParser, n_train:int):
     "--nproc (or torchrun's processes) against the devices, the batches and the probe."
-    if a.nproc is None: a.nproc = 1
+    if getattr(a, 'nproc', None) is None: a.nproc = 1
     if a.nproc > 1 and torchrun_ranks() > 1:
         _fail(p, 'nproc', f"torchrun started {torchrun_ranks()} processes already; leave --nproc "
                           "out under torchrun")
