@@ -16,20 +16,22 @@ import yaml
 # %% ../nbs/34_docs.ipynb #82c1c067
 def notebook_order(nbs_path, # folder of the notebooks
                   )->list: # notebook paths, in site order
-    "The notebooks under `nbs_path` in site order: `index` first, then by name, top level before subfolders."
+    "The notebooks under `nbs_path` in site order: `index` first, then by name, top level first."
     nbs_path = Path(nbs_path)
     if not nbs_path.is_dir(): raise FileNotFoundError(f"nbs_path: no folder {nbs_path}")
-    def skipped(p): return any(part.startswith(('_', '.')) for part in p.relative_to(nbs_path).parts)
+    def skipped(p):
+        return any(part.startswith(('_', '.')) for part in p.relative_to(nbs_path).parts)
     def key(p):
         rel = p.relative_to(nbs_path)
         return (len(rel.parts) > 1, rel.parent.parts, rel.stem != 'index', rel.name)
     return sorted((p for p in nbs_path.rglob('*.ipynb') if not skipped(p)), key=key)
 
-PARTS = {'0': 'Estimator', '1': 'Network and capture', '2': 'Measures', '3': 'Records and apps', '5': 'Experiments',
-         '9': 'Benchmarks'}  # first digit of a notebook's number -> its part of the site
+# %% ../nbs/34_docs.ipynb #5f3ccf1f
+PARTS = {'0': 'Estimator', '1': 'Network and capture', '2': 'Measures', '3': 'Records and apps',
+         '5': 'Experiments', '9': 'Benchmarks'}  # first digit of a notebook's number -> its part
 
 def notebook_part(rel, # a notebook's path relative to nbs/
-                 )->str|None: # its part (None for the home page, 'More' for a notebook without a known number)
+                 )->str|None: # its part (None: the home page; 'More': a notebook without a number)
     "The sidebar section of a notebook, from the first digit of its number."
     name = Path(rel).name
     if Path(rel).stem == 'index' and len(Path(rel).parts) == 1: return None
@@ -38,7 +40,7 @@ def notebook_part(rel, # a notebook's path relative to nbs/
 
 def sections(nbs_path, # folder of the notebooks
              notebooks, # notebook paths under `nbs_path`, in order
-            )->dict: # part -> relative paths, parts in order of first appearance; the home page under None
+            )->dict: # part -> relative paths, parts in order of first appearance; home page: None
     "The notebooks grouped by part, in site order."
     out = {}
     for p in notebooks:
@@ -49,12 +51,13 @@ def sections(nbs_path, # folder of the notebooks
 def sidebar_yml(nbs_path, # folder of the notebooks
                 notebooks, # notebook paths under `nbs_path`, in order
                )->str: # the YAML text
-    "Quarto's `sidebar.yml`: the home page, then one section per part listing its notebooks in order."
+    "Quarto's `sidebar.yml`: the home page, then one section per part listing its notebooks."
     contents = []
     for part, rels in sections(nbs_path, notebooks).items():
         contents += rels if part is None else [{'section': part, 'contents': rels}]
     return yaml.safe_dump({'website': {'sidebar': {'contents': contents}}}, sort_keys=False)
 
+# %% ../nbs/34_docs.ipynb #57a1fb2f
 def write_if_changed(path, # file to write
                      text:str, # its new content
                     )->bool: # whether the file was written
@@ -90,14 +93,15 @@ def directive_tags(directives:dict, # cell directives, as `cell_directives` retu
     return tags
 
 # %% ../nbs/34_docs.ipynb #cf88f857
-_ATTRS = r'\{(?:[.#][\w-]+|[\w-]+=(?:"[^"\n]*"|[^\s}]+))(?:\s+(?:[.#][\w-]+|[\w-]+=(?:"[^"\n]*"|[^\s}]+)))*\}'
+_ATTR = r'(?:[.#][\w-]+|[\w-]+=(?:"[^"\n]*"|[^\s}]+))'  # a Quarto attribute: .class, #id, key=value
+_ATTRS = r'\{' + _ATTR + r'(?:\s+' + _ATTR + r')*\}'  # a Quarto attribute list {...}
 _API_HEADING = re.compile(r'^(#{2,4}) +(\S+)\s*$', re.M)
 
 def resolve_anchor(page:str, # a page of the site, e.g. 'kernels.html'
                    fragment:str|None, # the anchor in it, e.g. 'label_gram' (None: the page)
                    anchors:dict|None, # page -> set of its anchors (None: trust every link)
                   )->str|None: # 'page#anchor', 'page', or None when the target has no entry
-    "Where a link into the online docs points on this site: the entry itself, its class's entry, or nowhere."
+    "Where an online docs link points here: the entry itself, its class's entry, or nowhere."
     if anchors is None: return page + (f'#{fragment}' if fragment else '')
     if page not in anchors: return None
     if not fragment: return page
@@ -108,11 +112,12 @@ def resolve_anchor(page:str, # a page of the site, e.g. 'kernels.html'
 
 def offline_markdown(text:str, # markdown of a cell or an output
                      site_url:str, # the online docs' address (settings.ini doc_host + doc_baseurl)
-                     pages:dict, # notebook path (relative to nbs/) -> page file, e.g. {'01_kernels.ipynb': 'kernels.html'}
-                     anchors:dict|None=None, # page file -> set of anchors; None: keep every doc link
+                     pages:dict, # notebook path (relative to nbs/) -> page file ('kernels.html')
+                     anchors:dict|None=None, # page file -> set of anchors; None: keep all doc links
                     )->str: # the markdown for the offline site
-    "Rewrite markdown for the offline site: relative doc links, notebook links to pages, no Quarto attributes."
-    text = re.sub(r'\[source\]\((\S+?)\)' + _ATTRS, r'<a class="api-source reference external" href="\1">[source]</a>', text)
+    "Markdown for the offline site: relative doc links, notebook links to pages, no attributes."
+    text = re.sub(r'\[source\]\((\S+?)\)' + _ATTRS,
+                  r'<a class="api-source reference external" href="\1">[source]</a>', text)
     text = re.sub(r'(\]\([^)\s]*\))' + _ATTRS, r'\1', text)
     if site_url:
         prefix = re.escape(site_url.rstrip('/') + '/')
@@ -137,7 +142,8 @@ def api_anchor(text:str, # a markdown output
     i = 0
     while anchor in used: i += 1; anchor = f'{base}-{i}'
     used.add(anchor)
-    return text[:m.start()] + f'<span id="{anchor}" class="api-anchor"></span>\n\n' + text[m.start():]
+    span = f'<span id="{anchor}" class="api-anchor"></span>\n\n'
+    return text[:m.start()] + span + text[m.start():]
 
 # %% ../nbs/34_docs.ipynb #3d2cedaa
 def frontmatter(nb:dict, # a processed notebook (JSON)
@@ -145,13 +151,14 @@ def frontmatter(nb:dict, # a processed notebook (JSON)
     "The YAML front matter nbdev writes into a processed notebook's first raw cell."
     for c in nb['cells'][:2]:
         src = _join(c['source']).strip()
-        if c['cell_type'] == 'raw' and src.startswith('---'): return yaml.safe_load(src.strip('-\n')) or {}
+        if c['cell_type'] == 'raw' and src.startswith('---'):
+            return yaml.safe_load(src.strip('-\n')) or {}
     return {}
 
 def page_name(rel, # the notebook's path relative to nbs/
               fm:dict, # its front matter
              )->str: # the page's path on the site, without suffix
-    "A notebook's page: nbdev's `output-file` if set, else the notebook's name, in the notebook's folder."
+    "A notebook's page: nbdev's `output-file` if set, else the notebook's name, in its folder."
     out = fm.get('output-file')
     return (Path(rel).parent/(Path(out).stem if out else Path(rel).stem)).as_posix()
 
@@ -162,9 +169,11 @@ def site_pages(nbs_path, # folder of the notebooks
     nbs_path, proc, pages = Path(nbs_path), Path(proc), {}
     for nb_file in notebook_order(nbs_path):
         rel = nb_file.relative_to(nbs_path)
-        if not (proc/rel).exists(): raise FileNotFoundError(f"{proc/rel} is missing: nbdev did not process {rel}")
+        if not (proc/rel).exists():
+            raise FileNotFoundError(f"{proc/rel} is missing: nbdev did not process {rel}")
         page = page_name(rel, frontmatter(json.loads((proc/rel).read_text(encoding='utf-8'))))
-        if page in pages.values() or (page == 'index' and rel.stem != 'index'): page = (rel.parent/rel.stem).as_posix()
+        if page in pages.values() or (page == 'index' and rel.stem != 'index'):
+            page = (rel.parent/rel.stem).as_posix()
         pages[rel.as_posix()] = page
     return pages
 
@@ -183,45 +192,62 @@ def _join(s): return ''.join(s) if isinstance(s, list) else s
 # %% ../nbs/34_docs.ipynb #69a03531
 def _md_cell(text, id): return {'cell_type': 'markdown', 'id': id, 'metadata': {}, 'source': text}
 
+def _stage_outputs(outputs:list, # a code cell's outputs
+                   directives:dict, # its cell directives
+                   md, # the markdown rewriter, text -> text
+                   used:set, # anchors already used on the page (updated)
+                  )->list: # the outputs myst-nb renders
+    "A code cell's outputs for the site: no widgets, `asis` text as markdown, API entries anchored."
+    out = []
+    for o in outputs:
+        if any(k.startswith('application/vnd.jupyter.widget') for k in o.get('data', {})): continue
+        o = dict(o)
+        if o['output_type'] == 'stream' and directives.get('output') == 'asis':
+            o = {'output_type': 'display_data', 'metadata': {},
+                 'data': {'text/markdown': _join(o['text'])}}
+        if 'text/markdown' in o.get('data', {}):
+            text = api_anchor(md(_join(o['data']['text/markdown'])), used)
+            o['data'] = {**o['data'], 'text/markdown': text}
+        out.append(o)
+    return out
+
+# %% ../nbs/34_docs.ipynb #f9a737e6
+_WARNING = '<!-- WARNING: THIS FILE WAS AUTOGENERATED'  # nbdev's note atop a processed notebook
+
 def stage_notebook(nb:dict, # a processed notebook (JSON)
                    pages:dict, # notebook path -> page file, for links
                    site_url:str, # the online docs' address, for links
                    anchors:dict|None=None, # page file -> its anchors, for links
                   )->dict: # the notebook myst-nb renders
-    "A processed notebook made ready for myst-nb: title, cell tags, offline markdown, no widget outputs."
+    "A processed notebook made ready for myst-nb: title, cell tags, offline markdown, no widgets."
     fm, cells, used = frontmatter(nb), [], set()
     def md(text): return offline_markdown(text, site_url, pages, anchors)
     if fm.get('title'):
         head = f"# {fm['title']}"
-        if fm.get('description'): head += f"\n\n{{.nb-description}}\n{' '.join(str(fm['description']).split())}"
+        if fm.get('description'):
+            head += f"\n\n{{.nb-description}}\n{' '.join(str(fm['description']).split())}"
         cells.append(_md_cell(md(head), 'title'))
     for c in nb['cells']:
         src = _join(c['source'])
         if c['cell_type'] == 'raw' and src.strip().startswith('---'): continue
         if c['cell_type'] == 'markdown':
-            if not src.strip().startswith('<!-- WARNING: THIS FILE WAS AUTOGENERATED'): cells.append(_md_cell(md(src), ''))
+            if not src.strip().startswith(_WARNING): cells.append(_md_cell(md(src), ''))
             continue
         if c['cell_type'] != 'code': continue
         directives, src = cell_directives(src)
         tags = directive_tags(directives)
         if 'remove-cell' in tags: continue
-        outputs = []
-        for o in c.get('outputs', []):
-            if any(k.startswith('application/vnd.jupyter.widget') for k in o.get('data', {})): continue
-            o = dict(o)
-            if o['output_type'] == 'stream' and directives.get('output') == 'asis':
-                o = {'output_type': 'display_data', 'metadata': {}, 'data': {'text/markdown': _join(o['text'])}}
-            if 'text/markdown' in o.get('data', {}):
-                o['data'] = {**o['data'], 'text/markdown': api_anchor(md(_join(o['data']['text/markdown'])), used)}
-            outputs.append(o)
+        outputs = _stage_outputs(c.get('outputs', []), directives, md, used)
         if src.strip() or outputs:
-            cells.append({'cell_type': 'code', 'execution_count': None, 'id': '', 'metadata': {'tags': tags} if tags else {},
-                          'source': src, 'outputs': outputs})
+            cells.append({'cell_type': 'code', 'execution_count': None, 'id': '',
+                          'metadata': {'tags': tags} if tags else {}, 'source': src,
+                          'outputs': outputs})
     for i, c in enumerate(cells): c['id'] = c['id'] or f'cell-{i}'
+    kernel = {'display_name': 'Python 3', 'language': 'python', 'name': 'python3'}
     return {'cells': cells, 'nbformat': 4, 'nbformat_minor': 5,
-            'metadata': {'kernelspec': {'display_name': 'Python 3', 'language': 'python', 'name': 'python3'},
-                         'language_info': {'name': 'python'}}}
+            'metadata': {'kernelspec': kernel, 'language_info': {'name': 'python'}}}
 
+# %% ../nbs/34_docs.ipynb #6b2d3d27
 def toctree(pages:list, # page names, in order
             caption:str='Notebooks', # heading of the list
            )->str: # a MyST toctree directive
@@ -230,12 +256,23 @@ def toctree(pages:list, # page names, in order
 
 SKIP_ASSETS = ('_sphinx', '_quarto.yml', 'nbdev.yml', 'sidebar.yml', 'styles.css')
 
+def _copy_assets(proc:Path, src:Path):
+    "Copy the files the processed notebooks use (images, data) into the staged sources, if newer."
+    for f in proc.rglob('*'):
+        rel = f.relative_to(proc)
+        if f.is_dir() or f.suffix == '.ipynb' or rel.parts[0] in SKIP_ASSETS: continue
+        d = src/rel
+        same = d.exists() and d.stat().st_size == f.stat().st_size
+        if not same or d.stat().st_mtime < f.stat().st_mtime:
+            d.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(f, d)
+
 def stage_sources(nbs_path, # folder of the notebooks
                   proc, # nbdev's processed copies (`_proc/`)
                   src, # folder to stage the pages in
                   site_url:str='', # the online docs' address, for links
                  )->list: # the pages, in site order
-    "Write one staged notebook per page (the home page with the table of contents) and the files they use."
+    "Stage one notebook per page (the home page with the table of contents) and the files they use."
     proc, src = Path(proc), Path(src)
     by_nb = site_pages(nbs_path, proc)
     pages, links = list(by_nb.values()), {rel: page + '.html' for rel, page in by_nb.items()}
@@ -244,45 +281,52 @@ def stage_sources(nbs_path, # folder of the notebooks
     parts = {}
     for rel, page in by_nb.items():
         if page != 'index': parts.setdefault(notebook_part(rel) or 'More', []).append(page)
-    contents = [_md_cell(toctree(ps, part), f'toctree-{i}') for i, (part, ps) in enumerate(parts.items())]
+    contents = [_md_cell(toctree(ps, part), f'toctree-{i}')
+                for i, (part, ps) in enumerate(parts.items())]
     written = set()
     for nb, page in zip(nbs, pages):
         staged = stage_notebook(nb, links, site_url, anchors)
         if page == 'index': staged['cells'] += contents
-        write_if_changed(src/f'{page}.ipynb', json.dumps(staged, indent=1, ensure_ascii=False)); written.add(src/f'{page}.ipynb')
+        write_if_changed(src/f'{page}.ipynb', json.dumps(staged, indent=1, ensure_ascii=False))
+        written.add(src/f'{page}.ipynb')
     if 'index' not in pages:
-        home = {'cells': [_md_cell('# Home', 'title'), *contents], 'metadata': {}, 'nbformat': 4, 'nbformat_minor': 5}
-        write_if_changed(src/'index.ipynb', json.dumps(home, indent=1)); written.add(src/'index.ipynb')
+        home = {'cells': [_md_cell('# Home', 'title'), *contents], 'metadata': {},
+                'nbformat': 4, 'nbformat_minor': 5}
+        write_if_changed(src/'index.ipynb', json.dumps(home, indent=1))
+        written.add(src/'index.ipynb')
     for f in list(src.rglob('*.ipynb')):
         if f not in written: f.unlink()
-    for f in proc.rglob('*'):
-        rel = f.relative_to(proc)
-        if f.is_dir() or f.suffix == '.ipynb' or rel.parts[0] in SKIP_ASSETS: continue
-        d = src/rel
-        if not d.exists() or d.stat().st_size != f.stat().st_size or d.stat().st_mtime < f.stat().st_mtime:
-            d.parent.mkdir(parents=True, exist_ok=True); shutil.copy2(f, d)
+    _copy_assets(proc, src)
     return pages
 
 # %% ../nbs/34_docs.ipynb #b59bca11
-def _katex_ok(d): return d is not None and all((Path(d)/f).exists() for f in ('katex.min.js', 'katex.min.css', 'fonts'))
+_KATEX_FILES = ('katex.min.js', 'katex.min.css', 'fonts')  # what a KaTeX distribution must hold
+
+def _katex_ok(d): return d is not None and all((Path(d)/f).exists() for f in _KATEX_FILES)
 
 def find_katex(*extra, # more folders to look in, first
               )->Path: # a folder with katex.min.js, katex.min.css and fonts/
-    "Find KaTeX: $INFONB_KATEX_DIR, `extra`, Debian's libjs-katex, or npm's katex in the virtual environment."
+    "Find KaTeX: $INFONB_KATEX_DIR, `extra`, Debian's libjs-katex, or npm's katex in the venv."
     env = os.environ.get('INFONB_KATEX_DIR')
-    if env and not _katex_ok(env): raise FileNotFoundError(f"INFONB_KATEX_DIR={env} lacks katex.min.js, katex.min.css or fonts/")
-    cands = [env, *extra, '/usr/share/javascript/katex', str(Path(sys.prefix)/'share'/'katex'/'node_modules'/'katex'/'dist')]
+    if env and not _katex_ok(env):
+        raise FileNotFoundError(f"INFONB_KATEX_DIR={env} lacks katex.min.js, katex.min.css "
+                                "or fonts/")
+    npm = Path(sys.prefix)/'share'/'katex'/'node_modules'/'katex'/'dist'
+    cands = [env, *extra, '/usr/share/javascript/katex', str(npm)]
     for c in cands:
         if c and _katex_ok(c): return Path(c)
-    raise FileNotFoundError("KaTeX not found: run scripts/docs.sh (it installs Debian's libjs-katex as root, or npm's katex), "
-                            f"or set INFONB_KATEX_DIR to a folder with katex.min.js, katex.min.css and fonts/. Looked in {[c for c in cands if c]}")
+    raise FileNotFoundError("KaTeX not found: run scripts/docs.sh (it installs Debian's "
+                            "libjs-katex as root, or npm's katex), or set INFONB_KATEX_DIR to a "
+                            "folder with katex.min.js, katex.min.css and fonts/. "
+                            f"Looked in {[c for c in cands if c]}")
 
 def copy_katex(src, # a KaTeX distribution (see `find_katex`)
                dest, # folder to create (replaced if it exists)
               )->Path: # `dest`
     "Copy KaTeX's script, stylesheet and fonts into `dest`, links resolved."
     src, dest = Path(src), Path(dest)
-    if not _katex_ok(src): raise FileNotFoundError(f"{src} lacks katex.min.js, katex.min.css or fonts/")
+    if not _katex_ok(src):
+        raise FileNotFoundError(f"{src} lacks katex.min.js, katex.min.css or fonts/")
     if dest.exists(): shutil.rmtree(dest)
     (dest/'fonts').mkdir(parents=True)
     for f in ('katex.min.js', 'katex.min.css'): shutil.copyfile(src/f, dest/f)
@@ -291,7 +335,7 @@ def copy_katex(src, # a KaTeX distribution (see `find_katex`)
     return dest
 
 # %% ../nbs/34_docs.ipynb #c7329877
-KATEX_RENDER_JS = r"""// infonb: render each math element with KaTeX, shipped with the site (no network)
+KATEX_RENDER_JS = r"""// infonb: render each math element with KaTeX, shipped with the site
 document.addEventListener("DOMContentLoaded", function () {
   document.querySelectorAll("span.math, div.math-tex").forEach(function (el) {
     var display = el.tagName === "DIV", tex = el.textContent.trim();
@@ -312,14 +356,17 @@ def _visit_displaymath(self, node):
     from docutils import nodes
     from sphinx.util.math import get_node_equation_number
     self.body.append(self.starttag(node, 'div', CLASS='math notranslate nohighlight'))
-    if node['number']: self.body.append(f'<span class="eqno">({get_node_equation_number(self, node)})</span>')
-    self.body.append(r'<div class="math-tex">\[' + self.encode(node.astext()) + r'\]</div></div>' + '\n')
+    if node['number']:
+        self.body.append(f'<span class="eqno">({get_node_equation_number(self, node)})</span>')
+    tex = self.encode(node.astext())
+    self.body.append(r'<div class="math-tex">\[' + tex + r'\]</div></div>' + '\n')
     raise nodes.SkipNode
 
 def _add_katex(app):
     if app.builder.format != 'html': return
     static = Path(app.doctreedir).parent/'katex_static'
-    copy_katex(find_katex(*([app.config.infonb_katex_dir] if app.config.infonb_katex_dir else [])), static/'katex')
+    extra = [app.config.infonb_katex_dir] if app.config.infonb_katex_dir else []
+    copy_katex(find_katex(*extra), static/'katex')
     (static/'katex'/'render.js').write_text(KATEX_RENDER_JS)
     app.config.html_static_path.append(str(static))
     app.add_css_file('katex/katex.min.css')
@@ -351,19 +398,23 @@ def sphinx_build(src, # staged sources
     from sphinx.cmd.build import build_main
     find_katex(*([katex_dir] if katex_dir else []))  # a clear error here rather than inside Sphinx
     html = Path(html)
-    args = ['-b', 'html', '-c', str(confdir or project_root()/'docs_src'), '-d', str(doctrees or html.parent/'doctrees'),
-            '-j', str(n_workers), str(src), str(html)]
+    args = ['-b', 'html', '-c', str(confdir or project_root()/'docs_src'),
+            '-d', str(doctrees or html.parent/'doctrees'), '-j', str(n_workers),
+            str(src), str(html)]
     if katex_dir: args[:0] = ['-D', f'infonb_katex_dir={katex_dir}']
     if quiet: args[:0] = ['-q']
     rc = build_main(args)
-    if rc: raise RuntimeError(f"sphinx-build failed with exit code {rc}: sphinx-build {' '.join(args)}")
+    if rc:
+        raise RuntimeError(f"sphinx-build failed with exit code {rc}: "
+                           f"sphinx-build {' '.join(args)}")
     return html
 
+# %% ../nbs/34_docs.ipynb #e03e7599
 def process_notebooks(nbs_path=None, # folder of the notebooks (default: settings.ini's nbs_path)
                       n_workers:int=2, # parallel processes
                       force:bool=False, # reprocess every notebook
                      )->Path: # the folder of processed notebooks (`_proc/`)
-    "nbdev's notebook processing (show_doc, directives, front matter) into `_proc/`, without `nbdev_proc_nbs`'s Quarto install."
+    "nbdev's processing (show_doc, directives, front matter) into `_proc/`, without Quarto."
     from nbdev.serve import proc_nbs
     return Path(proc_nbs(path=str(nbs_path or ''), n_workers=n_workers, force=force))
 
@@ -373,7 +424,7 @@ def build_site(out='_site', # output folder (relative to the project root)
                quiet:bool=True, # print warnings only
                katex_dir=None, # KaTeX to ship (default: `find_katex`)
               )->Path: # the site's folder
-    "Build the offline documentation site: nbdev processing, Sphinx + myst-nb + Furo, KaTeX, search."
+    "Build the offline docs site: nbdev processing, Sphinx + myst-nb + Furo, KaTeX, search."
     from nbdev.config import get_config
     cfg, root = get_config(), project_root()
     nbs_path, t0 = Path(nbs_path or cfg.nbs_path), time.time()
@@ -381,10 +432,13 @@ def build_site(out='_site', # output folder (relative to the project root)
     write_if_changed(nbs_path/'sidebar.yml', sidebar_yml(nbs_path, notebook_order(nbs_path)))
     proc = process_notebooks(nbs_path, n_workers)
     t1, work = time.time(), proc/'_sphinx'
-    pages = stage_sources(nbs_path, proc, work/'src', cfg.get('doc_host', '') + cfg.get('doc_baseurl', ''))
-    sphinx_build(work/'src', work/'html', work/'doctrees', n_workers=n_workers, quiet=quiet, katex_dir=katex_dir)
+    site_url = cfg.get('doc_host', '') + cfg.get('doc_baseurl', '')
+    pages = stage_sources(nbs_path, proc, work/'src', site_url)
+    sphinx_build(work/'src', work/'html', work/'doctrees', n_workers=n_workers, quiet=quiet,
+                 katex_dir=katex_dir)
     out = Path(out) if Path(out).is_absolute() else root/out
     if out.exists(): shutil.rmtree(out)
     shutil.copytree(work/'html', out)
-    print(f"infonb docs: {len(pages)} pages in {out} (nbdev processing {t1 - t0:.0f} s, staging and Sphinx {time.time() - t1:.0f} s)")
+    print(f"infonb docs: {len(pages)} pages in {out} (nbdev processing {t1 - t0:.0f} s, "
+          f"staging and Sphinx {time.time() - t1:.0f} s)")
     return out

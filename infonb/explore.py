@@ -13,6 +13,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 import matplotlib as mpl
+import ipywidgets as widgets
 from .records import as_records, check_series, quantities, layers_of, steps_of, _is_number
 
 # %% ../nbs/32_explore.ipynb #00917494
@@ -27,7 +28,7 @@ def synthetic_records(steps=range(0, 301, 25), # measurement steps
                       layers=('conv1', 'conv2', 'fc1', 'fc2', 'fc3'), # layer names, shallow to deep
                       seed:int=0, # seed of the small noise added to each value
                      )->list: # one record per (step, layer), as the flow tracker makes them
-    "Records with trajectories that rise then fall in I(X;T) (a compression phase), for demonstrations and tests."
+    "Records whose I(X;T) rises then falls (a compression phase), for demonstrations and tests."
     rng, steps = np.random.default_rng(seed), list(steps)
     last, H_Y, out = max(steps[-1], 1), math.log2(10), []
     for s in steps:
@@ -37,18 +38,22 @@ def synthetic_records(steps=range(0, 301, 25), # measurement steps
             i_ty = shrink * H_Y * (1 - math.exp(-5 * t)) + 0.02 * rng.standard_normal()
             i_xt = shrink * (4 + 3.5 * t * math.exp(1 - 3 * t) * 3) + 0.02 * rng.standard_normal()
             i_xt = max(i_xt, i_ty + 0.05)
-            out.append(dict(step=s, epoch=round(2 * t, 4), layer=name, depth=d, H_T=i_xt + 0.3, I_XT=i_xt, I_TY=i_ty,
-                            I_XT_Y=i_xt - i_ty, test_acc=0.1 + 0.8 * (1 - math.exp(-5 * t)), width=[1.0], saturated=False))
+            out.append(dict(step=s, epoch=round(2 * t, 4), layer=name, depth=d, H_T=i_xt + 0.3,
+                            I_XT=i_xt, I_TY=i_ty, I_XT_Y=i_xt - i_ty,
+                            test_acc=0.1 + 0.8 * (1 - math.exp(-5 * t)), width=[1.0],
+                            saturated=False))
     return out
 
 # %% ../nbs/32_explore.ipynb #55980819
 PLANES = {'IP': ('I_XT', 'I_TY'), 'MIP': ('I_XT_Y', 'I_TY')}
 
-LABELS = {'I_XT': 'I(X;T) [bits]', 'I_TY': 'I(T;Y) [bits]', 'I_XT_Y': 'I(X;T|Y) [bits]', 'H_T': 'H(T) [bits]',
-          'H_X': 'H(X) [bits]', 'H_Y': 'H(Y) [bits]', 'test_acc': 'test accuracy', 'train_loss': 'training loss'}
+LABELS = {'I_XT': 'I(X;T) [bits]', 'I_TY': 'I(T;Y) [bits]', 'I_XT_Y': 'I(X;T|Y) [bits]',
+          'H_T': 'H(T) [bits]', 'H_X': 'H(X) [bits]', 'H_Y': 'H(Y) [bits]',
+          'test_acc': 'test accuracy', 'train_loss': 'training loss'}
 
 def _check_choice(value, available, what):
-    if value not in available: raise ValueError(f"unknown {what} {value!r}; available: {', '.join(map(str, available))}")
+    if value not in available:
+        raise ValueError(f"unknown {what} {value!r}; available: {', '.join(map(str, available))}")
 
 def plane_data(records, # flow-tracker records (see `infonb.records.as_records`)
                x:str='I_XT', # quantity on the x axis
@@ -59,17 +64,22 @@ def plane_data(records, # flow-tracker records (see `infonb.records.as_records`)
     "The (x, y) trajectory of each layer up to a step: the data `plane_figure` draws."
     records = _explorable(records)
     qs, all_layers, steps = quantities(records), layers_of(records), steps_of(records)
-    _check_choice(x, qs, 'quantity x'); _check_choice(y, qs, 'quantity y')
+    _check_choice(x, qs, 'quantity x')
+    _check_choice(y, qs, 'quantity y')
     layers = all_layers if layers is None else [layers] if isinstance(layers, str) else list(layers)
     for l in layers: _check_choice(l, all_layers, 'layer')
     if upto_step is not None and upto_step < steps[0]:
-        raise ValueError(f"upto_step={upto_step} is before the first measurement (steps {steps[0]}..{steps[-1]})")
+        raise ValueError(f"upto_step={upto_step} is before the first measurement "
+                         f"(steps {steps[0]}..{steps[-1]})")
     out = {l: dict(step=[], x=[], y=[]) for l in layers}
     for r in sorted(records, key=lambda r: r['step']):
         if r['layer'] not in out or (upto_step is not None and r['step'] > upto_step): continue
         vx, vy = r.get(x), r.get(y)
         if not (_is_number(vx) and _is_number(vy)) or math.isnan(vx) or math.isnan(vy): continue
-        d = out[r['layer']]; d['step'].append(r['step']); d['x'].append(float(vx)); d['y'].append(float(vy))
+        d = out[r['layer']]
+        d['step'].append(r['step'])
+        d['x'].append(float(vx))
+        d['y'].append(float(vy))
     return out
 
 # %% ../nbs/32_explore.ipynb #29e2e5f8
@@ -101,7 +111,8 @@ def plane_figure(records, # flow-tracker records (see `infonb.records.as_records
         if d['x']: ax.plot(d['x'][-1:], d['y'][-1:], 'o', color=c, ms=8, mec='k', mew=0.8)
     ax.set_xlim(*_limits([v for d in full.values() for v in d['x']]))
     ax.set_ylim(*_limits([v for d in full.values() for v in d['y']]))
-    ax.set_xlabel(LABELS.get(x, x)); ax.set_ylabel(LABELS.get(y, y))
+    ax.set_xlabel(LABELS.get(x, x))
+    ax.set_ylabel(LABELS.get(y, y))
     plane = next((k for k, v in PLANES.items() if v == (x, y)), None)
     last = steps_of(records)[-1] if upto_step is None else upto_step
     ax.set_title(f"{plane + ': ' if plane else ''}steps up to {last}", fontsize=10)
@@ -118,10 +129,8 @@ def figure_png(fig:Figure, # a matplotlib figure
     return buf.getvalue()
 
 # %% ../nbs/32_explore.ipynb #9bd23012
-import ipywidgets as widgets
-
 class Explorer(widgets.VBox):
-    "An information-plane explorer: step slider, plane, axes and layer selectors, and the redrawn figure."
+    "An information-plane explorer: step slider, plane, axes and layer selectors, and the figure."
     def __init__(self,
                  records, # flow-tracker records (see `infonb.records.as_records`)
                  plane:str='IP', # starting plane: 'IP', 'MIP' (if recorded) or 'custom'
@@ -129,22 +138,27 @@ class Explorer(widgets.VBox):
                  dpi:int=60, # figure resolution
                 ):
         self.records = _explorable(records)
-        qs, layers, steps = quantities(self.records), layers_of(self.records), steps_of(self.records)
+        qs, layers = quantities(self.records), layers_of(self.records)
+        steps = steps_of(self.records)
         self.planes = {k: v for k, v in PLANES.items() if set(v) <= set(qs)}
         _check_choice(plane, [*self.planes, 'custom'], 'plane')
         x, y = self.planes.get(plane, (qs[0], qs[min(1, len(qs) - 1)]))
         self.figsize, self.dpi, self._syncing = figsize, dpi, False
-        self.step = widgets.SelectionSlider(options=steps, value=steps[-1], description='step', continuous_update=False)
-        self.plane = widgets.ToggleButtons(options=[*self.planes, 'custom'], value=plane, description='plane')
+        self.step = widgets.SelectionSlider(options=steps, value=steps[-1], description='step',
+                                            continuous_update=False)
+        self.plane = widgets.ToggleButtons(options=[*self.planes, 'custom'], value=plane,
+                                           description='plane')
         self.x = widgets.Dropdown(options=qs, value=x, description='x')
         self.y = widgets.Dropdown(options=qs, value=y, description='y')
-        self.layers = widgets.SelectMultiple(options=layers, value=tuple(layers), description='layers', rows=min(len(layers), 6))
+        self.layers = widgets.SelectMultiple(options=layers, value=tuple(layers),
+                                             description='layers', rows=min(len(layers), 6))
         self.image = widgets.Image(format='png')
         self.figure = None
         for w in (self.step, self.layers): w.observe(self._redraw, 'value')
         for w in (self.x, self.y): w.observe(self._axes_changed, 'value')
         self.plane.observe(self._plane_changed, 'value')
-        controls = widgets.VBox([self.step, self.plane, widgets.HBox([self.x, self.y]), self.layers])
+        axes = widgets.HBox([self.x, self.y])
+        controls = widgets.VBox([self.step, self.plane, axes, self.layers])
         super().__init__([controls, self.image])
         self._redraw()
 
@@ -158,19 +172,22 @@ class Explorer(widgets.VBox):
     def _axes_changed(self, change=None):
         if self._syncing: return
         self._syncing = True
-        try: self.plane.value = next((k for k, v in self.planes.items() if v == (self.x.value, self.y.value)), 'custom')
+        xy = (self.x.value, self.y.value)
+        try: self.plane.value = next((k for k, v in self.planes.items() if v == xy), 'custom')
         finally: self._syncing = False
         self._redraw()
 
     def _redraw(self, change=None):
         "Draw the figure of the current selection into `image`."
-        self.figure = plane_figure(self.records, self.x.value, self.y.value, list(self.layers.value), self.step.value,
+        self.figure = plane_figure(self.records, self.x.value, self.y.value,
+                                   list(self.layers.value), self.step.value,
                                    figsize=self.figsize, dpi=self.dpi)
         self.image.value = figure_png(self.figure)
 
+# %% ../nbs/32_explore.ipynb #4fcfeb47
 def explore(records, # flow-tracker records: list of dicts, iterable, JSONL path or an `InfoFlow`
             plane:str='IP', # starting plane: 'IP', 'MIP' or 'custom'
             **kwargs, # more options for `Explorer` (figsize, dpi)
            )->Explorer: # the widget; display it (last line of a cell) in JupyterLab
-    "Explore information-plane trajectories interactively: a step slider, a layer selector and a plane selector."
+    "Explore information-plane trajectories interactively: step slider, layer and plane selectors."
     return Explorer(records, plane=plane, **kwargs)

@@ -23,6 +23,7 @@ from .renyi import (ENTROPY_METHODS, SATURATION_TOL, SaturationWarning, exact_en
                           label_joint_entropy, spectral_entropy, symmetric_eigvals, unit_diagonal, unit_diagonal_entropy)
 from .estimator import Estimator, as_estimator
 from .hooks import _layer_gram, layer_outputs, model_device, resolve_layers
+from .distributed import on_rank0, probe_outputs, share_work, unwrap, world
 from .memory import GRAM_COPIES, check_memory, gram_bytes
 from .records import (RECORD_KEYS, SERIES_KEYS, DPI_CHAINS, DPIReport, plain, load_records, by_step,
                             dpi_report, read_json, select, write_json_atomic)
@@ -90,6 +91,21 @@ class ProbeSide:
         return ProbeSide(self.estimator, self.Ux.to(device), self.Uy.to(device), cls, self.H_X, self.H_Y,
                          self.H_XY, self.widths_x, self.saturated_x)
 
+# %% ../nbs/20_flow.ipynb #a11gn001
+def _aligned(estimator:Estimator, # an estimator; only width='alignment' is resolved
+             Uy:Tensor, # the label's unit-diagonal Gram matrix (n, n): the alignment's target
+             previous=None, # the widths used at the last measurement (smoothing), or None
+             momentum:float=0.0, # weight of `previous` (`infonb.alignment.smooth_width`)
+            )->Estimator: # the estimator; an 'alignment' width becomes a callable of the features
+    "Resolve width='alignment' on a probe: the widths best aligned with the label's kernel, smoothed."
+    if estimator.width != 'alignment': return estimator
+    from infonb.alignment import alignment_width, smooth_width
+    def alignment(x:Tensor)->Tensor:
+        best = alignment_width(x, Uy)
+        last = None if previous is None else torch.as_tensor(previous, dtype=best.dtype).reshape(best.shape)
+        return smooth_width(last, best, momentum)
+    return estimator.replace(width=alignment)
+
 # %% ../nbs/20_flow.ipynb #f10a0005
 def _side(Ux:Tensor, wx:Tensor, Uy:Tensor, estimator:Estimator, label_blocks:bool)->ProbeSide:
     "The probe side from the Gram matrices of X and Y: their entropies, from the class blocks where they exist."
@@ -111,12 +127,13 @@ def _probe_sides(x:Tensor, y:Tensor, estimators:list, device=None, label_blocks:
     if device is not None: x, y = x.to(device), y.to(device)
     grams_x, grams_y, sides = {}, {}, []
     for e in estimators:
-        if e.gram_key not in grams_x: grams_x[e.gram_key] = _layer_gram(x, e, 'X (the probe '
-                                                                              'inputs)')
         if e.label_kernel not in grams_y:
             Ky = label_gram(y, e.label_kernel, num_classes=int(y.max()) + 1)
-            grams_y[e.label_kernel] = unit_diagonal(Ky.to(grams_x[e.gram_key][0].device), 'K_Y')
-        sides.append(_side(*grams_x[e.gram_key], grams_y[e.label_kernel], e, label_blocks))
+            grams_y[e.label_kernel] = unit_diagonal(Ky.to(x.device), 'K_Y')
+        Uy = grams_y[e.label_kernel]
+        if e.gram_key not in grams_x:
+            grams_x[e.gram_key] = _layer_gram(x, _aligned(e, Uy), 'X (the probe inputs)')
+        sides.append(_side(*grams_x[e.gram_key], Uy, e, label_blocks))
     return sides
 
 def probe_side(x:Tensor, # inputs (n, ...) of the probe
@@ -198,15 +215,17 @@ def layer_entropies(Ut:Tensor, # unit-diagonal Gram matrices of L layers (L, n, 
 
 # %% ../nbs/20_flow.ipynb #13be2e1e
 def _layer_grams(items:list, # (label, outputs (n, ...), scale) per layer
-                 estimator:Estimator, # mode, width rule and options
-                 device=None, # where to compute
+                 side:ProbeSide, # its estimator, device, and label Gram (for width='alignment')
+                 previous:dict|None=None, # label -> the widths used last time (alignment smoothing)
+                 momentum:float=0.0, # weight of the previous widths
                 )->tuple: # Ut (L, n, n), widths (one list per layer)
     "Unit-diagonal Gram matrices of the layers' outputs, each multiplied by its scale, and the widths used."
-    Ut, widths = None, []
+    Ut, widths, previous = None, [], previous or {}
     for i, (label, a, scale) in enumerate(items):
-        if device is not None: a = a.to(device)
+        a = a.to(side.Ux.device)
         if scale != 1: a = a * scale
-        K, w = _layer_gram(a, estimator, label)
+        e = _aligned(side.estimator, side.Uy, previous.get(label), momentum)
+        K, w = _layer_gram(a, e, label)
         if Ut is None: Ut = torch.empty((len(items), *K.shape), dtype=K.dtype, device=K.device)
         Ut[i] = K
         widths.append(w.tolist())
@@ -256,13 +275,49 @@ def _check_acts(acts, n:int)->dict:
                              f"got {tuple(a.shape) if isinstance(a, Tensor) else type(a).__name__}")
     return acts
 
-def _measure_group(items:list, sides:list, max_bytes:int=STACK_BYTES)->tuple:
-    "The four quantities of each layer for estimators sharing a Gram key: (infos, Ut, widths, saturated), per side."
-    Ut, widths = _layer_grams(items, sides[0].estimator, sides[0].Ux.device)
+def _measure_group(items:list, sides:list, max_bytes:int=STACK_BYTES, previous:dict|None=None,
+                   momentum:float=0.0)->tuple:
+    "The four quantities of each layer for estimators sharing a Gram key: (infos, Ut, widths, saturated)."
+    s = sides[0]
+    Ut, widths = _layer_grams(items, s, previous, momentum)
     infos = [_information(*h, s) for h, s in zip(_group_entropies(Ut, sides, max_bytes), sides)]
     near_identity = _saturated(Ut)
     n_bits = math.log2(Ut.shape[-1]) - SATURATION_BITS
     return infos, Ut, widths, [(near_identity | (i['H_T'] > n_bits)).tolist() for i in infos]
+
+# %% ../nbs/20_flow.ipynb #cd52cab5
+def _piece(items:list, sides:list, max_bytes:int, k:int, grams=None, previous=None,
+           momentum:float=0.0)->tuple:
+    "Item k of a group: per side its four entropies (CPU), its widths, whether its Gram is near I/n."
+    s = sides[0]
+    if grams is None:
+        Ut, widths = _layer_grams(items[k:k + 1], s, previous, momentum)
+    else: Ut, widths = grams[0][k:k + 1], grams[1][k:k + 1]
+    fours = _group_entropies(Ut, sides, max_bytes)
+    return [tuple(h.cpu() for h in four) for four in fours], widths[0], bool(_saturated(Ut)[0])
+
+def _shared_groups(items:list, # (label, outputs, scale) per layer and scale
+                   groups:list, # per group of estimators sharing a Gram key: their probe sides
+                   max_bytes:int=STACK_BYTES, # the largest stack of Gram matrices per entropy call
+                   grams=None, # per group (Ut, widths) made already (every rank), or None
+                   previous=None, # per group: label -> last widths (alignment smoothing), or None
+                   momentum:float=0.0, # weight of the previous widths
+                  )->list: # per group: (infos, widths, saturated), as `_measure_group`
+    "`_measure_group` of every group with the (group, item) pieces divided over the ranks."
+    pieces = [(g, k) for g in range(len(groups)) for k in range(len(items))]
+    previous = previous or [None] * len(groups)
+    done = share_work(lambda p: _piece(items, groups[p[0]], max_bytes, p[1],
+                                       None if grams is None else grams[p[0]], previous[p[0]],
+                                       momentum), pieces)
+    n_bits = math.log2(len(items[0][1])) - SATURATION_BITS
+    out = []
+    for g, sides in enumerate(groups):
+        got = done[g * len(items):(g + 1) * len(items)]
+        infos = [_information(*(torch.cat([q[0][s][h] for q in got]) for h in range(4)), side)
+                 for s, side in enumerate(sides)]
+        near = torch.tensor([q[2] for q in got])
+        out.append((infos, [q[1] for q in got], [(near | (f['H_T'] > n_bits)).tolist() for f in infos]))
+    return out
 
 # %% ../nbs/20_flow.ipynb #f10a0011
 def _per_layer(names:list, info:dict, widths:list, saturated:list)->OrderedDict:
@@ -383,11 +438,13 @@ class InfoFlow:
                  batch_size:int|None=None, # run the probe through the model in chunks of this size
                  label_blocks:bool=True, # class blocks for the joints with Y (same values, faster)
                  max_bytes:int=STACK_BYTES, # the largest stack of Gram matrices per entropy call
+                 # width='alignment' smoothed over measurements: m w_{t-1} + (1 - m) w* (authors' code: 0.9)
+                 width_momentum:float=0.0,
                  **kw, # estimator fields instead of `estimators`: alpha, width, k, mode, label_kernel, ...
                 ):
         if not isinstance(model, nn.Module): raise TypeError("model must be a torch.nn.Module, "
                                                              f"got {type(model).__name__}")
-        self.model, self.layers = model, resolve_layers(model, layers)
+        self.model, self.layers = model, resolve_layers(unwrap(model), layers)
         self.x, self.y = check_probe(probe)
         self.estimators, self.scales = _check_estimators(estimators, kw), _check_scales(scales)
         if mi_matrix_every is not None and (isinstance(mi_matrix_every, bool) or not isinstance(mi_matrix_every, Integral)
@@ -399,6 +456,10 @@ class InfoFlow:
         self.device = None if device is None else torch.device(device)
         self.pid, self.mi_matrix_every, self.batch_size = pid, mi_matrix_every, batch_size
         self.label_blocks, self.max_bytes = label_blocks, max_bytes
+        if isinstance(width_momentum, bool) or not isinstance(width_momentum, Real) \
+           or not 0 <= width_momentum < 1:
+            raise ValueError(f"width_momentum must be a number in [0, 1), got {width_momentum!r}")
+        self.width_momentum = float(width_momentum)
         _check_measurement(len(self.y), len(self.layers), self.estimators, self.scales, label_blocks, max_bytes,
                            'InfoFlow')  # refused now, not after an epoch of training
         self.sides = _probe_sides(self.x, self.y, self.estimators, self.device or model_device(model), label_blocks)
@@ -450,7 +511,9 @@ def settings(self:InfoFlow)->dict:
     "What identifies this run's records: estimators, scales, layers, n, the probe's fingerprint, PID options."
     return json.loads(json.dumps(dict(estimators=[e.to_dict() for e in self.estimators], scales=list(self.scales),
                                       layers=self.layers, n=len(self.y), probe=_fingerprint(self.x, self.y),
-                                      pid=_option(self.pid), mi_matrix_every=self.mi_matrix_every)))
+                                      pid=_option(self.pid), mi_matrix_every=self.mi_matrix_every,
+                                      # only when set: runs made before the option resume as they are
+                                      **({'width_momentum': self.width_momentum} if self.width_momentum else {}))))
 
 # %% ../nbs/20_flow.ipynb #f10b0005
 def _write_lines(path:Path, rows:list):
@@ -502,6 +565,11 @@ def _legacy_differences(records:list, flow)->list:
 # %% ../nbs/20_flow.ipynb #f10b0007
 @patch
 def _open(self:InfoFlow, resume:bool, overwrite:bool):
+    "Open the files on rank 0 alone (`_open_files`); every rank gets its records, or its refusal."
+    self.records, self.mi_matrices = on_rank0(lambda: self._open_files(resume, overwrite))
+
+@patch
+def _open_files(self:InfoFlow, resume:bool, overwrite:bool)->tuple:
     "Start the records file, or resume it: refuse other settings, keep the complete steps, drop a cut-short one."
     if resume and overwrite: raise ValueError("resume=True and overwrite=True contradict each "
                                               "other; choose one")
@@ -530,6 +598,7 @@ def _open(self:InfoFlow, resume:bool, overwrite:bool):
         self.path.write_text('')
         if self.mi_path.exists(): self.mi_path.unlink()
     write_json_atomic(self.settings_path, new)
+    return self.records, self.mi_matrices
 
 @patch
 def _complete(self:InfoFlow, records:list)->list:
@@ -549,6 +618,13 @@ def _complete(self:InfoFlow, records:list)->list:
                       f"of {len(want)} "
                       "records); it is dropped and will be measured again", stacklevel=3)
     return [r for r in records if r['step'] not in cut]
+
+# %% ../nbs/20_flow.ipynb #403fd347
+@patch
+def _write_step(self:InfoFlow, records:list, mis:list):
+    "Append one step's MI matrices, then its records: a step without its records is measured again."
+    if mis: _write_lines(self.mi_path, mis)
+    _write_lines(self.path, records)
 
 # %% ../nbs/20_flow.ipynb #f10b0009
 @patch
@@ -570,17 +646,34 @@ def measure(self:InfoFlow,
         return [r for r in self.records if r['step'] == step]
     t0 = time.perf_counter()
     with preserved_rng():
-        acts = layer_outputs(self.model, self.x, self.layers, batch_size=self.batch_size, device=self.device)
+        acts = probe_outputs(self.model, self.x, self.layers, batch_size=self.batch_size,
+                             device=self.device)
     want_mi = mi_matrix or (mi_matrix is None and _at_epochs(epoch, self.mi_matrix_every))
     records, mis = self._measure_step(acts, step, plain(epoch, 'epoch'), extra, bool(want_mi))
-    if self.path is not None:  # the MI matrices first: a step without its records is measured again
-        if mis: _write_lines(self.mi_path, mis)
-        _write_lines(self.path, records)
+    if self.path is not None: on_rank0(lambda: self._write_step(records, mis))
     self.records.extend(records)
     self.mi_matrices.extend(mis)
     self._warn_saturated(records, step)
     self.seconds.append(time.perf_counter() - t0)
     return records
+
+# %% ../nbs/20_flow.ipynb #a11gn003
+def _item_label(layer:str, scale:float)->str:
+    "How a layer at a scale is named in errors and in the widths remembered for smoothing."
+    return f'layer {layer!r}' + ('' if scale == 1 else f' x {scale:g}')
+
+@patch
+def _last_widths(self:InfoFlow, estimator:Estimator)->dict:
+    "Item label -> the widths an alignment estimator used at the last step (for `width_momentum`)."
+    if not self.width_momentum or estimator.width != 'alignment' or not self.records: return {}
+    last, out = self.records[-1]['step'], {}
+    for r in self.records:
+        if r['step'] != last or r['estimator'] != estimator.name: continue
+        w = torch.as_tensor(r['width'], dtype=torch.float64).reshape(-1)
+        # the sqrt(C) correction multiplies the aligned widths after the smoothing
+        if estimator.mode == 'hadamard_sqrtC' and w.numel() > 1: w = w / math.sqrt(w.numel())
+        out[_item_label(r['layer'], r['scale'])] = w
+    return out
 
 # %% ../nbs/20_flow.ipynb #f10b0010
 @patch
@@ -588,12 +681,16 @@ def _measure_step(self:InfoFlow, acts:dict, step:int, epoch, extra:dict, want_mi
     "The records and MI matrices of one step: each group of estimators measured on the same outputs."
     dev = self.device or next(iter(acts.values())).device
     self.sides = [s.to(dev) for s in self.sides]
-    items = [(f'layer {l!r}' + ('' if s == 1 else f' x {s:g}'), acts[l], s) for s in (1.0, *self.scales)
-             for l in self.layers]
+    items = [(_item_label(l, s), acts[l], s) for s in (1.0, *self.scales) for l in self.layers]
     L, records, mis = len(self.layers), {}, {}
-    for group in self._groups:
+    shared = self._shared(items, dev, want_mi) if world()[1] > 1 else None
+    for g, group in enumerate(self._groups):
         sides = [self.sides[i] for i in group]
-        infos, Ut, widths, sats = _measure_group(items, sides, self.max_bytes)
+        previous = self._last_widths(sides[0].estimator)
+        if shared is None:
+            infos, Ut, widths, sats = _measure_group(items, sides, self.max_bytes, previous,
+                                                     self.width_momentum)
+        else: (infos, widths, sats), Ut = shared[0][g], shared[1][g][0]
         for i, side, info, sat in zip(group, sides, infos, sats):
             records[i] = self._records(step, epoch, extra, side, info, widths, sat)
             if self.pid is not False:
@@ -604,6 +701,16 @@ def _measure_step(self:InfoFlow, acts:dict, step:int, epoch, extra:dict, want_mi
                 M, names = _mi_matrix(Ut[:L], self.layers, side, {q: v[:L] for q, v in info.items()}, self.max_bytes)
                 mis[i] = dict(step=step, epoch=epoch, estimator=side.estimator.name, names=names, M=plain(M))
     return [r for i in sorted(records) for r in records[i]], [mis[i] for i in sorted(mis)]
+
+@patch
+def _shared(self:InfoFlow, items:list, dev, want_mi:bool)->tuple:
+    "The groups' pieces divided over the ranks; with the MI matrix, every rank makes all the Grams first."
+    groups = [[self.sides[i] for i in group] for group in self._groups]
+    m, previous = self.width_momentum, [self._last_widths(s[0].estimator) for s in groups]
+    grams = [_layer_grams(items, s[0], p, m) if want_mi else None
+             for s, p in zip(groups, previous)]
+    return _shared_groups(items, groups, self.max_bytes, None if not want_mi else grams, previous, m), \
+        [g or (None, None) for g in grams]
 
 @patch
 def _records(self:InfoFlow, step:int, epoch, extra:dict, side:ProbeSide, info:dict, widths:list, sat:list)->list:
@@ -623,7 +730,7 @@ def _pid(self:InfoFlow, a:Tensor, name:str, side:ProbeSide)->dict:
     opts = dict(self.pid) if isinstance(self.pid, dict) else {}
     fields = {f: opts.pop(f) for f in list(opts) if f in Estimator.__dataclass_fields__}
     # per-channel kernels (product joints)
-    est = side.estimator.replace(**{'mode': 'hadamard', **fields})
+    est = _aligned(side.estimator.replace(**{'mode': 'hadamard', **fields}), side.Uy.to(a.device))
     target = self.y.to(a.device) if est.label_kernel == 'delta' else side.Uy.to(a.device)
     with warnings.catch_warnings():
         # the layer's own saturation is warned by the tracker
@@ -664,6 +771,10 @@ class MIMatrix(NamedTuple):
     M:Tensor # (m, m) symmetric
     names:list # ['X', layers..., 'Y']
 
+def _mi_pair(Ut:Tensor, p:tuple, alpha:float, method:str)->float:
+    "S(T_i, T_j) of one pair of layers p = (i, j), from their Gram matrices."
+    return float(_entropies(Ut[p[0]][None] * Ut[p[1]][None], alpha, method, scratch=True)[0])
+
 def _mi_matrix(Ut:Tensor, # the layers' unit-diagonal Gram matrices (L, n, n)
                layers:list, # their names
                side:ProbeSide, # the probe side (its estimator: order and method)
@@ -681,8 +792,12 @@ def _mi_matrix(Ut:Tensor, # the layers' unit-diagonal Gram matrices (L, n, n)
     if L > 1:
         i, j = torch.triu_indices(L, L, 1)
         per = max(1, max_bytes // gram_bytes(Ut.shape[-1], 2))  # pairs per stack (and its copies)
-        H_ij = torch.cat([_entropies(Ut[i[a:a + per]] * Ut[j[a:a + per]], alpha, method, scratch=True).cpu()
-                          for a in range(0, len(i), per)])
+        if world()[1] > 1:  # the pairs of layers divided over the ranks
+            pairs = list(zip(i.tolist(), j.tolist()))
+            H_ij = torch.tensor(share_work(lambda p: _mi_pair(Ut, p, alpha, method), pairs),
+                                dtype=torch.float64)
+        else: H_ij = torch.cat([_entropies(Ut[i[a:a + per]] * Ut[j[a:a + per]], alpha, method,
+                                           scratch=True).cpu() for a in range(0, len(i), per)])
         M[1 + i, 1 + j] = M[1 + j, 1 + i] = H_T[i] + H_T[j] - H_ij
     return M, ['X', *layers, 'Y']
 
@@ -698,7 +813,7 @@ def mi_matrix(model_or_acts, # a model (its layers run on the probe) or a dict l
     "The layer-by-layer mutual information matrix of X, the layers and Y on the probe."
     estimator, (x, y) = as_estimator(estimator, **kw), check_probe(probe)
     if isinstance(model_or_acts, nn.Module):
-        with preserved_rng(): acts = layer_outputs(model_or_acts, x, layers)
+        with preserved_rng(): acts = probe_outputs(model_or_acts, x, layers)
     elif isinstance(model_or_acts, dict) and model_or_acts: acts = model_or_acts
     else: raise TypeError("model_or_acts must be a torch.nn.Module or a non-empty dict of layer "
                           "outputs, got "
@@ -707,5 +822,8 @@ def mi_matrix(model_or_acts, # a model (its layers run on the probe) or a dict l
     _check_measurement(len(y), len(acts), [estimator], (), True, max_bytes, 'mi_matrix')
     side = _probe_sides(x, y, [estimator], next(iter(acts.values())).device)[0]
     items = [(f'layer {name!r}', a, 1.0) for name, a in acts.items()]
-    (info,), Ut, _, _ = _measure_group(items, [side], max_bytes)
+    if world()[1] > 1:  # every rank makes the Grams; the layers, then the pairs, divided
+        grams = _layer_grams(items, side)
+        ((info,), _, _), Ut = _shared_groups(items, [[side]], max_bytes, [grams])[0], grams[0]
+    else: (info,), Ut, _, _ = _measure_group(items, [side], max_bytes)
     return MIMatrix(*_mi_matrix(Ut, list(acts), side, info, max_bytes))

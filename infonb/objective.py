@@ -16,10 +16,10 @@ from .renyi import mutual_information
 # %% ../nbs/23_objective.ipynb #3628dba4
 def batch_mutual_information(x:Tensor, # the mini-batch's inputs (n, ...)
                              t:Tensor, # a layer's outputs on them (n, ...), carrying gradients
-                             estimator:Estimator|None=None, # alpha, Gram mode, width rule (default: Estimator())
-                             **kw, # estimator fields instead of `estimator` (alpha, mode, width, k, ...)
+                             estimator:Estimator|None=None, # alpha, Gram mode, width (default ones)
+                             **kw, # estimator fields instead of `estimator` (alpha, mode, width, k)
                             )->Tensor: # I_alpha(X;T) in bits, differentiable in t
-    "I_alpha(X;T) on a mini-batch with the tracker's Gram matrices, differentiable in the layer's outputs."
+    "I_alpha(X;T) on a mini-batch with the tracker's Gram matrices, differentiable in the outputs."
     e = as_estimator(estimator, **kw)
     Kx, _ = layer_gram(x.detach(), e, name='the batch inputs')
     Kt, _ = layer_gram(t, e, name='the batch layer outputs')
@@ -31,9 +31,9 @@ def information_bottleneck_loss(logits:Tensor, # the network's outputs (n, class
                                 x:Tensor, # the mini-batch's inputs (n, ...)
                                 t:Tensor, # the bottleneck layer's outputs (n, ...), with gradients
                                 beta:float, # weight of I(X;T), >= 0
-                                **kw, # the estimator for `batch_mutual_information` (estimator= or fields)
+                                **kw, # `batch_mutual_information`'s estimator (estimator=, fields)
                                )->Tensor: # cross-entropy + beta * I(X;T)
-    "The deterministic information bottleneck loss: cross-entropy plus beta times I_alpha(X;T) on the batch."
+    "The deterministic information bottleneck loss: cross-entropy + beta I_alpha(X;T) on the batch."
     if isinstance(beta, bool) or not (float(beta) >= 0):
         raise ValueError(f"beta must be a number >= 0, got {beta!r}")
     ce = F.cross_entropy(logits, y)
@@ -42,7 +42,7 @@ def information_bottleneck_loss(logits:Tensor, # the network's outputs (n, class
 
 # %% ../nbs/23_objective.ipynb #80151ff6
 class InformationBottleneck(nn.Module):
-    "A `fit` loss: cross-entropy + beta I(X;T) of one layer, its inputs and outputs recorded by hooks."
+    "A `fit` loss: cross-entropy + beta I(X;T) of a layer, its input and output recorded by hooks."
     def __init__(self,
                  model:nn.Module, # the network being trained
                  layer:str, # the bottleneck layer's name (a module of `model`)
@@ -52,11 +52,13 @@ class InformationBottleneck(nn.Module):
                 ):
         super().__init__()
         modules = dict(model.named_modules())
-        if layer not in modules: raise ValueError(f"unknown layer {layer!r}; available: {[n for n in modules if n]}")
+        if layer not in modules:
+            raise ValueError(f"unknown layer {layer!r}; available: {[n for n in modules if n]}")
         self.model, self.layer, self.beta = model, layer, beta
         self.estimator = as_estimator(estimator, **kw)
         self.handles, self.x, self.t, self.last_mi = [], None, None, None
-        if isinstance(beta, bool) or not (float(beta) >= 0): raise ValueError(f"beta must be a number >= 0, got {beta!r}")
+        if isinstance(beta, bool) or not (float(beta) >= 0):
+            raise ValueError(f"beta must be a number >= 0, got {beta!r}")
 
     def __enter__(self):
         def keep_x(module, args): self.x = args[0]
@@ -71,7 +73,8 @@ class InformationBottleneck(nn.Module):
 
     def forward(self, logits:Tensor, y:Tensor)->Tensor:
         "The loss of the last forward pass."
-        if not self.handles: raise RuntimeError("use the loss inside `with InformationBottleneck(...) as loss:`")
+        if not self.handles:
+            raise RuntimeError("use the loss inside `with InformationBottleneck(...) as loss:`")
         if self.beta == 0: return F.cross_entropy(logits, y)
         mi = batch_mutual_information(self.x, self.t, self.estimator)
         self.last_mi = mi.item()

@@ -18,6 +18,7 @@ from .renyi import (ENTROPY_METHODS, SaturationWarning, check_alpha, is_saturate
                           renyi_entropy, unit_diagonal)
 from .estimator import Estimator, as_estimator
 from .hooks import _channel_log_grams, _check_layer, channel_log_grams
+from .distributed import shard, share_work, world
 from .memory import (MemoryLimitError, NORMALIZE_COPIES, check_memory, format_bytes, get_memory_limit,
                            gram_bytes, parse_bytes)
 
@@ -323,6 +324,20 @@ def _pair_information(J:_Joints, mi_c:Tensor, ii:Tensor, jj:Tensor, chunk:int, m
         del G
     return torch.cat(mi_p), torch.cat(rdn)
 
+def _shared_pairs(J:_Joints, mi_c:Tensor, ii:Tensor, jj:Tensor, chunk:int, m:int, h_y,
+                  redundancy:Callable, estimator:Estimator)->tuple:
+    "`_pair_information` with the pairs in one contiguous block per rank; results, saturation gathered."
+    size, start = world()[1], J.saturated
+    def block(b:range)->tuple:  # this rank's pairs: (mi_pairs, rdn) on the CPU, saturated Grams
+        if not len(b): return mi_c.new_empty(0).cpu(), mi_c.new_empty(0).cpu(), 0
+        before = J.saturated
+        mi, r = _pair_information(J, mi_c, ii[b.start:b.stop], jj[b.start:b.stop], chunk, m, h_y,
+                                  redundancy, estimator)
+        return mi.cpu(), r.cpu(), J.saturated - before
+    parts = share_work(block, [shard(len(ii), r, size) for r in range(size)])
+    J.saturated = start + sum(q[2] for q in parts)
+    return tuple(torch.cat([q[k] for q in parts]).to(mi_c.device) for k in (0, 1))
+
 def _layer_result(mi_layer:float, mi_c:Tensor, mi_p:Tensor, rdn:Tensor, P:Tensor, widths, estimator:Estimator,
                   n:int, label:str, saturated:int)->LayerPID:
     "The LayerPID from the pairs' and self pairs' informations (pairs first, then the C self pairs)."
@@ -389,7 +404,8 @@ def layer_pid(layer, # outputs (n, C, H, W) / (n, C, ...) / (n, d), or channel G
     mi_c = torch.cat([s for s, _ in parts]) + h_y - torch.cat([sy for _, sy in parts])
     # the pairs, then each channel with itself
     ii, jj = torch.cat([P[:, 0], idx]), torch.cat([P[:, 1], idx])
-    mi_p, rdn = _pair_information(J, mi_c, ii, jj, chunk, 2 if correction else 1, h_y, redundancy, estimator)
+    info = _shared_pairs if world()[1] > 1 else _pair_information  # pairs divided over the ranks
+    mi_p, rdn = info(J, mi_c, ii, jj, chunk, 2 if correction else 1, h_y, redundancy, estimator)
     # the layer: the joint of all channels
     s, sy = J.entropies(J.layer(C if correction else 1)[None])
     if J.saturated:

@@ -15,9 +15,9 @@ from matplotlib.figure import Figure
 from .records import as_records, trajectories, dpi_report, DPI_CHAINS
 
 # %% ../nbs/31_plots.ipynb #897a92c1
-LABELS = {'I_XT': 'I(X;T)', 'I_TY': 'I(T;Y)', 'I_XT_Y': 'I(X;T|Y)', 'H_T': 'H(T)', 'H_X': 'H(X)', 'H_Y': 'H(Y)',
-          'step': 'training step', 'epoch': 'epoch', 'test_acc': 'test accuracy', 'train_loss': 'training loss',
-          'I_TY_layer': 'I(T^1..T^C;Y)', 'RST': 'RST', 'WNI': 'WNI'}
+LABELS = {'I_XT': 'I(X;T)', 'I_TY': 'I(T;Y)', 'I_XT_Y': 'I(X;T|Y)', 'H_T': 'H(T)', 'H_X': 'H(X)',
+          'H_Y': 'H(Y)', 'step': 'training step', 'epoch': 'epoch', 'test_acc': 'test accuracy',
+          'train_loss': 'training loss', 'I_TY_layer': 'I(T^1..T^C;Y)', 'RST': 'RST', 'WNI': 'WNI'}
 BITS = {'I_XT', 'I_TY', 'I_XT_Y', 'H_T', 'H_X', 'H_Y', 'I_TY_layer'}
 
 def label(key:str)->str:
@@ -45,19 +45,26 @@ def plot_info_plane(records, # records (list of dicts or a JSONL path)
                     dpi:int=60, # resolution of a new figure
                     colorbar:bool=True, # add a colour bar for `color`
                    )->Figure:
-    "Plane of two recorded quantities: one trajectory per layer, its points coloured by training step."
+    "Plane of two recorded quantities: one trajectory per layer, its points coloured by step."
     tr = trajectories(records, (x, y, color), layers)
     fig, ax = _new_ax(ax, figsize, dpi)
     allc = np.concatenate([t[color] for t in tr.values()])
-    norm = matplotlib.colors.Normalize(np.nanmin(allc), max(np.nanmax(allc), np.nanmin(allc) + 1e-12))
+    lo = np.nanmin(allc)
+    # 1e-12: a range of positive width when every point has the same colour value
+    norm = matplotlib.colors.Normalize(lo, max(np.nanmax(allc), lo + 1e-12))
     for i, (layer, t) in enumerate(tr.items()):
         ax.plot(t[x], t[y], '-', color=f'C{i % 10}', lw=1.2, alpha=0.7, label=layer)
-        ax.scatter(t[x], t[y], c=t[color], cmap=cmap, norm=norm, s=22, marker=MARKERS[i % len(MARKERS)],
-                   edgecolors=f'C{i % 10}', linewidths=0.8, zorder=3)
-    ax.set_xlabel(label(x)); ax.set_ylabel(label(y))
-    ax.set_title(title or ('information plane' if (x, y) == ('I_XT', 'I_TY') else f'{LABELS.get(y, y)} vs {LABELS.get(x, x)}'))
+        ax.scatter(t[x], t[y], c=t[color], cmap=cmap, norm=norm, s=22,
+                   marker=MARKERS[i % len(MARKERS)], edgecolors=f'C{i % 10}', linewidths=0.8,
+                   zorder=3)
+    ax.set_xlabel(label(x))
+    ax.set_ylabel(label(y))
+    plane = (x, y) == ('I_XT', 'I_TY')
+    other = f'{LABELS.get(y, y)} vs {LABELS.get(x, x)}'
+    ax.set_title(title or ('information plane' if plane else other))
     ax.legend(fontsize=7, loc='best')
-    if colorbar: fig.colorbar(matplotlib.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, label=label(color))
+    if colorbar:
+        fig.colorbar(matplotlib.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, label=label(color))
     return fig
 
 # %% ../nbs/31_plots.ipynb #fc87f244
@@ -80,15 +87,21 @@ def plot_curves(records, # records (list of dicts or a JSONL path)
     "Recorded quantities over training: one panel per quantity, one line per layer."
     if isinstance(keys, str): keys = (keys,)
     tr = trajectories(records, (x, *keys), layers)
-    if axes is None: fig, axes = plt.subplots(1, len(keys), figsize=(width * len(keys), 2.8), dpi=dpi, squeeze=False); axes = axes[0]
+    if axes is None:
+        fig, axes = plt.subplots(1, len(keys), figsize=(width * len(keys), 2.8), dpi=dpi,
+                                 squeeze=False)
+        axes = axes[0]
     else:
         axes = list(np.atleast_1d(axes))
-        if len(axes) != len(keys): raise ValueError(f"axes: got {len(axes)} axes for {len(keys)} keys {list(keys)}")
+        if len(axes) != len(keys):
+            raise ValueError(f"axes: got {len(axes)} axes for {len(keys)} keys {list(keys)}")
         fig = axes[0].figure
     for ax, key in zip(axes, keys):
         for i, (layer, t) in enumerate(tr.items()):
-            ax.plot(t[x], t[key], '-', marker=MARKERS[i % len(MARKERS)], ms=3, lw=1.2, color=f'C{i % 10}', label=layer)
-        ax.set_xlabel(label(x)); ax.set_ylabel(label(key))
+            ax.plot(t[x], t[key], '-', marker=MARKERS[i % len(MARKERS)], ms=3, lw=1.2,
+                    color=f'C{i % 10}', label=layer)
+        ax.set_xlabel(label(x))
+        ax.set_ylabel(label(key))
     axes[0].legend(fontsize=7)
     fig.tight_layout()
     return fig
@@ -107,26 +120,29 @@ def plot_dpi(records, # records of one run (list of dicts or a JSONL path)
     if axes is None: fig, axes = plt.subplots(1, 2, figsize=(9, 3.2), dpi=dpi)
     else:
         axes = list(np.atleast_1d(axes))
-        if len(axes) != 2: raise ValueError(f"axes: plot_dpi draws two panels, got {len(axes)} axes")
+        if len(axes) != 2:
+            raise ValueError(f"axes: plot_dpi draws two panels, got {len(axes)} axes")
         fig = axes[0].figure
     at = {(r['step'], r['layer']): r for r in records}
     for ax, (chain, q) in zip(axes, DPI_CHAINS.items()):
         plot_curves(records, (q,), x=x, axes=[ax])
         bad = [at[(v['step'], v['pair'][1])] for v in report.violations if v['chain'] == chain]
-        ax.scatter([np.nan if r.get(x) is None else r[x] for r in bad], [r[q] for r in bad], marker='x', color='red', s=40,
-                   zorder=4, label=f'violation (> {tol:g} bits)' if bad else None)
-        ax.set_title(f"{chain}: {LABELS[q]} non-increasing; holds at {100 * report.fraction[chain]:.0f}% of {len(report.steps)} steps", fontsize=9)
+        ax.scatter([np.nan if r.get(x) is None else r[x] for r in bad], [r[q] for r in bad],
+                   marker='x', color='red', s=40, zorder=4,
+                   label=f'violation (> {tol:g} bits)' if bad else None)
+        holds = f"{100 * report.fraction[chain]:.0f}% of {len(report.steps)} steps"
+        ax.set_title(f"{chain}: {LABELS[q]} non-increasing; holds at {holds}", fontsize=9)
         ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
 
 # %% ../nbs/31_plots.ipynb #09b2308f
-def plot_mi_matrix(M, # (m, m) matrix (tensor, array, nested lists), an `MIMatrix`, or a tracker's `mi_matrices` entry
-                   names:Sequence[str]|None=None, # the variables' names (default: from M, else 0..m-1)
+def plot_mi_matrix(M, # (m, m) matrix (tensor, array, lists), `MIMatrix`, or an `mi_matrices` entry
+                   names:Sequence[str]|None=None, # the variables' names (default: M's, else 0..m-1)
                    ax=None, # draw into this axes (default: a new figure)
                    annotate:bool=True, # write the values in the cells
                    cmap:str='magma', # colour map
-                   title:str|None=None, # default: 'mutual information (bits)' (with the epoch of a tracker entry)
+                   title:str|None=None, # default: 'mutual information (bits)' (+ a tracker's epoch)
                    dpi:int=60, # resolution of a new figure
                   )->Figure:
     "Heat map of a mutual information matrix, entropies on the diagonal."
@@ -134,18 +150,23 @@ def plot_mi_matrix(M, # (m, m) matrix (tensor, array, nested lists), an `MIMatri
     if isinstance(M, dict): M, names, epoch = M['M'], names or M.get('names'), M.get('epoch')
     elif hasattr(M, 'M') and hasattr(M, 'names'): M, names = M.M, names or M.names
     A = np.asarray(M.cpu() if hasattr(M, 'cpu') else M, dtype=float)
-    if A.ndim != 2 or A.shape[0] != A.shape[1]: raise ValueError(f"M must be a square matrix, got shape {A.shape}")
+    if A.ndim != 2 or A.shape[0] != A.shape[1]:
+        raise ValueError(f"M must be a square matrix, got shape {A.shape}")
     names = [str(i) for i in range(len(A))] if names is None else list(names)
-    if len(names) != len(A): raise ValueError(f"names has {len(names)} entries for a {len(A)}x{len(A)} matrix")
+    if len(names) != len(A):
+        raise ValueError(f"names has {len(names)} entries for a {len(A)}x{len(A)} matrix")
     m = len(A)
     fig, ax = _new_ax(ax, (1.2 + 0.6 * m, 0.9 + 0.55 * m), dpi)
     im = ax.imshow(A, cmap=cmap)
-    ax.set_xticks(range(m), names, rotation=60, fontsize=8); ax.set_yticks(range(m), names, fontsize=8)
+    ax.set_xticks(range(m), names, rotation=60, fontsize=8)
+    ax.set_yticks(range(m), names, fontsize=8)
     if annotate:
         mid = np.nanmin(A) + 0.5 * (np.nanmax(A) - np.nanmin(A))
         for i in range(m):
             for j in range(m):
-                ax.text(j, i, f'{A[i, j]:.2f}', ha='center', va='center', fontsize=7, color='black' if A[i, j] > mid else 'white')
+                ax.text(j, i, f'{A[i, j]:.2f}', ha='center', va='center', fontsize=7,
+                        color='black' if A[i, j] > mid else 'white')
     fig.colorbar(im, ax=ax, label='bits')
-    ax.set_title(title or ('mutual information (bits)' + ('' if epoch is None else f', epoch {epoch:g}')), fontsize=9)
+    at = '' if epoch is None else f', epoch {epoch:g}'
+    ax.set_title(title or ('mutual information (bits)' + at), fontsize=9)
     return fig
