@@ -66,9 +66,15 @@ def test_fit_refuses_a_batch_that_leaves_a_shard_empty():
         fit(torch.nn.Linear(4, 2), data, batch_size=16, shards=2, progress=False, device='cpu')
 
 
-def test_run_on_two_processes_writes_one_run(tmp_path):
-    out = tmp_path / 'run'
-    r = infonb('run', *TINY, '--epochs', '1', '--out', str(out))
+@pytest.fixture(scope='module')
+def two(tmp_path_factory):
+    "A 1-epoch run on 2 local processes (--nproc 2): (folder, result)."
+    out = tmp_path_factory.mktemp('ddp') / 'run'
+    return out, infonb('run', *TINY, '--epochs', '1', '--out', str(out))
+
+
+def test_run_on_two_processes_writes_one_run(two):
+    out, r = two
     assert r.returncode == 0, r.stderr[-3000:]
     assert written_once(out) == [0, 2]
     assert json.loads((out / 'config.json').read_text())['ranks'] == 2
@@ -77,15 +83,37 @@ def test_run_on_two_processes_writes_one_run(tmp_path):
     assert not (out / 'run.lock').exists()
 
 
-def test_a_failing_rank_stops_both_then_resume(tmp_path):
-    "Rank 1 crashes after its 2nd measurement: its error once, rank 0's hint once, status 1; --resume finishes."
+def test_torchrun_equals_nproc(two, tmp_path):
+    "torchrun's 2 ranks (gloo on the CPU) make the same records as --nproc 2: the same computation."
     out = tmp_path / 'run'
+    cmd = [str(ROOT / '.venv' / 'bin' / 'torchrun'), '--nproc_per_node', '2', '--no-python', *CMD, 'run',
+           *TINY[:-2], '--epochs', '1', '--out', str(out)]
+    env = {**os.environ, 'MPLBACKEND': 'Agg', 'PYTHONWARNINGS': 'ignore'}
+    r = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert records(out) == records(two[0])  # exact: the same arithmetic, no timings in records
+
+
+@pytest.fixture(scope='module')
+def crashed(tmp_path_factory):
+    "A 2-epoch run on 2 processes whose rank 1 crashes right after its 2nd measurement: (folder, result)."
+    out = tmp_path_factory.mktemp('ddp') / 'run'
     crash = {'INFONB_TEST_CRASH_AFTER': '2', 'INFONB_TEST_RANK': '1'}
-    r = infonb('run', *TINY, '--epochs', '2', '--out', str(out), env=crash)
+    return out, infonb('run', *TINY, '--epochs', '2', '--out', str(out), env=crash)
+
+
+def test_a_failing_rank_stops_both(crashed):
+    "Its error once (by rank 1), the resume hint once (by rank 0), status 1, the records valid."
+    out, r = crashed
     assert r.returncode == 1, r.stderr[-3000:]
     assert r.stderr.count('RuntimeError: simulated crash (INFONB_TEST_CRASH_AFTER)') == 1, r.stderr[-3000:]
     assert r.stderr.count('Continue with: infonb run --resume') == 1
-    assert written_once(out) == [0, 2]
+    assert 'stopped: another rank failed' in r.stderr
+    assert written_once(out) == [0, 2] and not (out / 'run.lock').exists()
+
+
+def test_resume_on_two_processes(crashed):
+    out, _ = crashed
     r = infonb('run', '--resume', '--out', str(out), '--quiet', '--nproc', '2')
     assert r.returncode == 0, r.stderr[-3000:]
     assert written_once(out) == [0, 2, 4]
