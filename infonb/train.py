@@ -317,23 +317,31 @@ def fit(model:nn.Module, # a classifier returning logits (bare or in Distributed
 
 # %% ../nbs/13_train.ipynb #28e10778
 class _Calls:
-    "A stand-in tracker that keeps what `fit` hands it (for the examples and tests)."
-    def __init__(self): self.calls = []
-    def measure(self, step, **extra): self.calls.append(dict(step=step, **extra))
+    "A stand-in tracker that keeps what `fit` hands it, then hands it on to `inner` (if any)."
+    def __init__(self, inner=None): self.calls, self.inner = [], inner
+    def measure(self, step, **extra):
+        self.calls.append(dict(step=step, **extra))
+        if self.inner is not None: self.inner.measure(step, **extra)
 
 def _ddp_example(shards:int|None=None, # None under a process group; k in one process: emulated
                  seed:int=0, # seeds the data, the network and the training
                  epochs:int=2, # passes over the data
                  threads:int=1, # torch CPU threads (the same in every compared process)
-                )->dict: # history without timings, the tracker's calls, the weights (lists)
+                 flow:bool=False, # also measure with an InfoFlow (a collective call under DDP)
+                )->dict: # history without timings, the tracker's calls, the weights (lists), records
     "Example: a small CNN trained by `fit` on 120 random images in batches of 32 (the last of 24)."
     torch.set_num_threads(threads)
     g = torch.Generator().manual_seed(seed)
     x, y = torch.randn(120, 1, 8, 8, generator=g), torch.randint(0, 3, (120,), generator=g)
     seed_everything(seed)
     net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(144, 3))
-    calls = _Calls()
+    info = None
+    if flow:  # the probe's forward pass in the chunks of 2 ranks, in one process too
+        from infonb.flow import InfoFlow
+        info = InfoFlow(net, (x[:20], y[:20]), layers=['0', '3'], batch_size=10)
+    calls = _Calls(info)
     hist = fit(net, (x, y), (x[:50], y[:50]), epochs=epochs, batch_size=32, tracker=calls,
                measure_every=2, device='cpu', seed=seed, progress=False, shards=shards)
     return dict(history=[{k: v for k, v in h.items() if 'seconds' not in k} for h in hist],
-                calls=calls.calls, weights={k: v.tolist() for k, v in net.state_dict().items()})
+                calls=calls.calls, weights={k: v.tolist() for k, v in net.state_dict().items()},
+                records=[] if info is None else info.records)
