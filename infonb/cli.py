@@ -4,9 +4,9 @@
 
 # %% auto #0
 __all__ = ['RUN_DEFAULTS', 'RUN_KEYS', 'MODEL_NAMES', 'DATASET_NAMES', 'MODE_NAMES', 'WIDTH_RULES', 'RUN_STATE', 'RUN_FILES',
-           'SEED_MAX', 'integer', 'number', 'check_device', 'check_folder', 'OneLineParser', 'run_parser',
-           'check_run_args', 'parse_run_args', 'load_run_data', 'make_model', 'CountedTracker', 'save_checkpoint',
-           'summary_table', 'write_outputs', 'run', 'main']
+           'SEED_MAX', 'DIST_TIMEOUT', 'integer', 'number', 'check_device', 'check_folder', 'OneLineParser',
+           'run_parser', 'torchrun_ranks', 'check_run_args', 'parse_run_args', 'load_run_data', 'make_model',
+           'CountedTracker', 'save_checkpoint', 'summary_table', 'write_outputs', 'run', 'run_ranks', 'main']
 
 # %% ../nbs/33_cli.ipynb #f55abd64
 import argparse, hashlib, json, math, os, sys, tempfile, time, traceback, warnings
@@ -31,6 +31,7 @@ RUN_STATE = ('records.jsonl', 'config.json', 'model.pt')  # a folder with one of
 RUN_FILES = RUN_STATE + ('records.mi.jsonl', 'history.json', 'dpi.json', 'info_plane.png',
                          'mip.png', 'dpi.png', 'mi_matrix.png')  # a run's (--overwrite: removed)
 SEED_MAX = 2**32 - 1  # NumPy's seeds are 32-bit
+DIST_TIMEOUT = 600  # seconds a rank waits in a collective call for the others, then all stop
 
 # %% ../nbs/33_cli.ipynb #fb9abde4
 def _range_text(kind:str, lo, hi, lo_open:bool=False)->str:
@@ -41,36 +42,34 @@ def _range_text(kind:str, lo, hi, lo_open:bool=False)->str:
     if lo is not None: return f"{what} {'>' if lo_open else '>='} {lo}"
     return what if hi is None else f"{what} <= {hi}"
 
+def _bounded(kind:str, lo, hi, lo_open:bool=False):
+    "An argparse type: text read as `kind` ('int' or 'float'), finite, in [lo, hi] (or (lo, hi])."
+    cast = int if kind == 'int' else float
+    def parse(text:str):
+        try: v = cast(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid {kind} value: {text!r}") from None
+        low = lo is not None and (v <= lo if lo_open else v < lo)
+        if not math.isfinite(v) or low or (hi is not None and v > hi):
+            got = v if kind == 'int' else text
+            raise argparse.ArgumentTypeError(f"must be {_range_text(kind, lo, hi, lo_open)}, "
+                                             f"got {got}")
+        return v
+    parse.__name__ = kind
+    return parse
+
 def integer(lo:int|None=None, # smallest value allowed
             hi:int|None=None, # largest value allowed
            ): # an argparse type
     "An argparse type: an integer in [lo, hi]."
-    def parse(text:str)->int:
-        try: v = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
-        if (lo is not None and v < lo) or (hi is not None and v > hi):
-            raise argparse.ArgumentTypeError(f"must be {_range_text('int', lo, hi)}, got {v}")
-        return v
-    parse.__name__ = 'int'
-    return parse
+    return _bounded('int', lo, hi)
 
 def number(lo:float|None=None, # smallest value allowed
            hi:float|None=None, # largest value allowed
            lo_open:bool=False, # `lo` itself is not allowed
           ): # an argparse type
     "An argparse type: a finite number in [lo, hi] (or (lo, hi])."
-    def parse(text:str)->float:
-        try: v = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"invalid float value: {text!r}") from None
-        low = lo is not None and (v <= lo if lo_open else v < lo)
-        if not math.isfinite(v) or low or (hi is not None and v > hi):
-            what = _range_text('float', lo, hi, lo_open)
-            raise argparse.ArgumentTypeError(f"must be {what}, got {text}")
-        return v
-    parse.__name__ = 'float'
-    return parse
+    return _bounded('float', lo, hi, lo_open)
 
 # %% ../nbs/33_cli.ipynb #79626cbe
 def check_device(text:str, # a device: 'cpu', 'cuda', 'cuda:1', 'mps'
@@ -191,6 +190,9 @@ def _run_options(g, d:dict):
     g.add_argument('--overwrite', action='store_true',
                    help="replace the run in --out (its files go once the new run is ready)")
     g.add_argument('--quiet', action='store_true', help="no progress bars")
+    g.add_argument('--nproc', type=integer(1, 1024), help="train and measure in this many local "
+                   "processes (DistributedDataParallel, gloo; default 1); under torchrun leave it "
+                   "out")
 
 # %% ../nbs/33_cli.ipynb #9d1b144a
 def _fail(p:argparse.ArgumentParser, option:str, msg:str):
@@ -278,6 +280,39 @@ def _check_values(a:argparse.Namespace, p:argparse.ArgumentParser):
     if a.device is not None:
         try: check_device(a.device)
         except ValueError as e: _fail(p, 'device', str(e))
+    from infonb.data import dataset_info
+    _check_ranks(a, p, dataset_info(a.dataset).n_train)
+
+# %% ../nbs/33_cli.ipynb #4ef5bd79
+def torchrun_ranks()->int:
+    "The processes torchrun started (its WORLD_SIZE), 1 when it did not start this one."
+    try: return max(int(os.environ.get('WORLD_SIZE', '1')), 1)
+    except ValueError: return 1
+
+def _check_ranks(a:argparse.Namespace, p:argparse.ArgumentParser, n_train:int):
+    "--nproc (or torchrun's processes) against the devices, the batches and the probe."
+    if getattr(a, 'nproc', None) is None: a.nproc = 1
+    if a.nproc > 1 and torchrun_ranks() > 1:
+        _fail(p, 'nproc', f"torchrun started {torchrun_ranks()} processes already; leave --nproc "
+                          "out under torchrun")
+    ranks = max(a.nproc, torchrun_ranks())
+    if ranks == 1: return
+    import torch
+    if (a.device or ('cuda' if torch.cuda.is_available() else 'cpu')).startswith('cuda'):
+        a.device = a.device or 'cuda'
+        if ':' in a.device: _fail(p, 'device', f"{a.device!r}: with {ranks} processes give "
+                                               "--device cuda; rank r uses cuda:r")
+        if a.nproc > torch.cuda.device_count():
+            _fail(p, 'nproc', f"{a.nproc} processes on CUDA need as many GPUs; this machine has "
+                              f"{torch.cuda.device_count()}")
+    from infonb.distributed import probe_chunk
+    try: probe_chunk(a.probe_size, ranks)
+    except ValueError as e: _fail(p, 'probe_size', str(e))
+    n, b = a.train_size or n_train, a.batch_size
+    if min(b, n % b or b) < ranks:
+        _fail(p, 'batch_size', f"{b}: every batch is cut into {ranks} shards, one per process, "
+                               f"and a batch of {min(b, n % b or b)} of the {n} training images "
+                               "leaves one empty")
 
 # %% ../nbs/33_cli.ipynb #9d1b144d
 def _filled(a:argparse.Namespace, saved:dict)->argparse.Namespace:
@@ -362,7 +397,9 @@ class CountedTracker:
         return out
 
 def _test_hooks(count:int):
-    "Simulated interruptions: INFONB_TEST_INTERRUPT_AFTER / INFONB_TEST_CRASH_AFTER = N."
+    "Simulated failures: INFONB_TEST_INTERRUPT_AFTER / _CRASH_AFTER = N (on INFONB_TEST_RANK only)."
+    from infonb.distributed import world
+    if os.environ.get('INFONB_TEST_RANK', str(world()[0])) != str(world()[0]): return
     if str(count) == os.environ.get('INFONB_TEST_INTERRUPT_AFTER'):
         raise KeyboardInterrupt('INFONB_TEST_INTERRUPT_AFTER')
     if str(count) == os.environ.get('INFONB_TEST_CRASH_AFTER'):
@@ -473,11 +510,8 @@ def _hint(out:Path, failure:str)->str:
             f"Continue with: infonb run --resume --out {out}")
 
 # %% ../nbs/33_cli.ipynb #239ae1cf
-def run(a:argparse.Namespace, # checked options (`parse_run_args`)
-        p:argparse.ArgumentParser|None=None, # for one-line option errors found while loading
-       )->int: # exit status: 0, 1 after a crash, 2 when refused, 130 after an interruption
-    "Train, measure, check the DPIs and write the outputs of `infonb run`, holding the folder."
-    out = Path(a.out)
+def _locked(a:argparse.Namespace, p, out:Path, body)->int:
+    "body() holding the folder's lock; a folder with a run is refused (unless resumed or replaced)."
     lock = RunLock(out, 'infonb run')
     try: lock.acquire()
     except RunLockedError as e: return _refuse(p, 'out', str(e))
@@ -492,14 +526,69 @@ def run(a:argparse.Namespace, # checked options (`parse_run_args`)
             return _refuse(p, 'out', f"{out} holds a run ({', '.join(held)}); continue it with "
                                      "--resume, replace it with --overwrite, or choose another "
                                      "--out")
-        return _run_locked(a, p, out)
+        return body()
     finally: lock.release()
+
+def run(a:argparse.Namespace, # checked options (`parse_run_args`)
+        p:argparse.ArgumentParser|None=None, # for one-line option errors found while loading
+        hold:bool=True, # take the folder's lock (False: a rank of a run whose parent holds it)
+       )->int: # exit status: 0, 1 after a crash, 2 when refused, 130 after an interruption
+    "Train, measure, check the DPIs and write the outputs of `infonb run`, holding the folder."
+    out = Path(a.out)
+    if not hold: return _run_locked(a, p, out)
+    return _locked(a, p, out, lambda: _run_locked(a, p, out))
+
+# %% ../nbs/33_cli.ipynb #9e6bcec5
+def _rank_main(a:argparse.Namespace)->int:
+    "One rank of `infonb run --nproc N` (spawned; the parent holds the folder)."
+    return run(a, None, hold=False)
+
+def run_ranks(a:argparse.Namespace, # checked options, `a.nproc` > 1
+              p:argparse.ArgumentParser|None=None, # for one-line option errors
+             )->int: # exit status, as `run`'s
+    "`infonb run --nproc N`: the run in N local processes joined by gloo; this one holds --out."
+    from infonb.distributed import launch, RankError
+    def body():
+        try: statuses = launch(_rank_main, a.nproc, (a,), timeout=DIST_TIMEOUT)
+        except RankError as e:  # a rank died without its own report (killed, out of memory)
+            print(f"infonb run: {e}", file=sys.stderr)
+            return 1
+        return next((s for s in statuses if s), 0)
+    return _locked(a, p, Path(a.out), body)
+
+def _start_ranks(status):
+    "Rank 0's word to the others: None (the run starts) or its refusal's exit status."
+    import torch.distributed as dist
+    word = [status]
+    dist.broadcast_object_list(word, src=0)
+    return word[0]
+
+def _torchrun(a:argparse.Namespace)->int:
+    "`infonb run` as one rank under torchrun: rank 0 holds the folder and says whether to start."
+    import datetime, torch, torch.distributed as dist
+    cuda = (a.device or ('cuda' if torch.cuda.is_available() else 'cpu')).startswith('cuda')
+    if cuda: torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)))
+    dist.init_process_group('nccl' if cuda else 'gloo',
+                            timeout=datetime.timedelta(seconds=DIST_TIMEOUT))
+    try:
+        if dist.get_rank() > 0:
+            refused = _start_ranks(None)
+            return refused if refused is not None else _run_locked(a, None, Path(a.out))
+        told = []
+        def body():
+            told.append(_start_ranks(None))
+            return _run_locked(a, None, Path(a.out))
+        status = _locked(a, None, Path(a.out), body)
+        if not told: _start_ranks(status)
+        return status
+    finally: dist.destroy_process_group()
 
 # %% ../nbs/33_cli.ipynb #239ae1d0
 def _run_locked(a:argparse.Namespace, p, out:Path)->int:
-    "The run, once its folder is locked and free."
-    t_start = time.time()
-    say = (lambda *m: None) if a.quiet else (lambda *m: print(*m, flush=True))
+    "The run, once its folder is locked and free (every rank of a distributed run calls it)."
+    from infonb.distributed import world
+    t_start, (rank, size) = time.time(), world()
+    say = (lambda *m: None) if a.quiet or rank else (lambda *m: print(*m, flush=True))
     import torch
     if a.threads: torch.set_num_threads(a.threads)
     try:
@@ -507,18 +596,15 @@ def _run_locked(a:argparse.Namespace, p, out:Path)->int:
             warnings.showwarning = _one_line_warning
             data = load_run_data(a, p)
     except (FileNotFoundError, ValueError) as e:
-        print(f"infonb run: {e}", file=sys.stderr)
+        if not rank: print(f"infonb run: {e}", file=sys.stderr)  # every rank: the same error
         return 1
-    if a.overwrite:
+    if a.overwrite and not rank:
         gone = [f for f in RUN_FILES if (out/f).is_file()]
         for f in gone: (out/f).unlink()
         if gone: say(f"infonb run: --overwrite: removed the earlier run's {', '.join(gone)}")
-    state, status, failure = dict(tracker=None), 0, None
-    try: _train(a, out, data, state, say)
-    except KeyboardInterrupt: status, failure = 130, 'interrupted'
-    except Exception as e:
-        status, failure = 1, f"crashed: {type(e).__name__}: {e}"
-        traceback.print_exc()
+    if size > 1: torch.distributed.barrier()  # the old files gone before any rank opens the new
+    status, failure = _train_status(a, out, data, say)
+    if rank: return status  # rank 0 writes the outputs and the hint
     try:
         if not _finish(a, out, failure, say, t_start) and failure is None:
             status, failure = 1, 'could not write all its outputs (named above)'
@@ -532,16 +618,49 @@ def _run_locked(a:argparse.Namespace, p, out:Path)->int:
             except OSError: pass
     return status
 
+def _train_status(a:argparse.Namespace, out:Path, data:dict, say)->tuple:
+    "Train: (exit status, failure or None); a crash's traceback printed by the rank it happened on."
+    try: _train(a, out, data, say)
+    except KeyboardInterrupt: return 130, 'interrupted'
+    except Exception as e:
+        if _peer_failed(e): return 1, 'stopped: another rank failed (its error is above)'
+        traceback.print_exc()
+        return 1, f"crashed: {type(e).__name__}: {e}"
+    return 0, None
+
+def _peer_failed(e:Exception)->bool:
+    "Whether `e` is a collective call failing because another rank stopped (that rank reports)."
+    from infonb.distributed import world, RankError
+    if world()[1] == 1: return False
+    import torch.distributed as dist
+    return isinstance(e, (RankError, getattr(dist, 'DistError', RankError))) or any(
+        w in str(e) for w in ('Connection closed by peer', 'Connection reset by peer', 'Gloo'))
+
 # %% ../nbs/33_cli.ipynb #239ae1d1
-def _train(a:argparse.Namespace, out:Path, data:dict, state:dict, say):
-    "Config, model, tracker, and the epochs; `state['tracker']` is set as soon as there is one."
+def _rank_device(a:argparse.Namespace):
+    "This rank's device: --device (default: the GPU if there is one); CUDA ranks: cuda:<rank>."
     import torch
-    from infonb.train import fit, make_optimizer, num_batches, seed_everything, default_device
-    from infonb.flow import InfoFlow
-    config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(a).items()
-              if k not in ('resume', 'overwrite', 'quiet', 'threads', 'out', 'no_download')}
-    write_json_atomic(out/'config.json', dict(config, source=data['source']))
+    from infonb.train import default_device
+    from infonb.distributed import world
     device = torch.device(a.device) if a.device else default_device()
+    if device.type == 'cuda' and world()[1] > 1:
+        device = torch.device('cuda', int(os.environ.get('LOCAL_RANK', world()[0])))
+        torch.cuda.set_device(device)
+    return device
+
+def _train(a:argparse.Namespace, out:Path, data:dict, say):
+    "Config, model, tracker, and the epochs (every rank; rank 0 writes the config and checkpoints)."
+    import torch
+    from infonb.train import fit, make_optimizer, num_batches, seed_everything
+    from infonb.flow import InfoFlow
+    from infonb.distributed import world
+    rank, size = world()
+    skip = ('resume', 'overwrite', 'quiet', 'threads', 'out', 'no_download', 'nproc')
+    config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(a).items()
+              if k not in skip}
+    if not rank:
+        write_json_atomic(out/'config.json', dict(config, source=data['source'], ranks=size))
+    device = _rank_device(a)
     seed_everything(a.seed)
     model = make_model(a, data['info'], data['size']).to(device)
     opt = make_optimizer('adam', model.parameters(), a.lr)
@@ -553,14 +672,14 @@ def _train(a:argparse.Namespace, out:Path, data:dict, state:dict, say):
         done, step, history = ckpt['epoch'], ckpt['step'], ckpt['history']
     with warnings.catch_warnings():
         warnings.showwarning = _one_line_warning  # a saturated layer (or probe): one line of stderr
-        tracker = state['tracker'] = InfoFlow(
-            model, data['probe'], alpha=a.alpha, width=a.width, k=a.k, mode=a.mode, method=a.method,
-            path=out/'records.jsonl', pid=a.pid, mi_matrix_every=a.mi_matrix_every or None,
-            resume=a.resume)
+        tracker = InfoFlow(model, data['probe'], alpha=a.alpha, width=a.width, k=a.k, mode=a.mode,
+                           method=a.method, path=out/'records.jsonl', pid=a.pid,
+                           mi_matrix_every=a.mi_matrix_every or None, resume=a.resume)
         x, y = data['train']
+        on = f"{device}" + (f" ({size} processes)" if size > 1 else '')
         say(f"infonb run: {a.model} on {a.dataset} ({len(x)} training images, {data['source']}), "
-            f"{a.epochs} epochs of {num_batches((x, y), a.batch_size)} steps on {device}; "
-            f"measuring {len(tracker.layers)} layers on a probe of {a.probe_size} ({a.mode} mode, "
+            f"{a.epochs} epochs of {num_batches((x, y), a.batch_size)} steps on {on}; measuring "
+            f"{len(tracker.layers)} layers on a probe of {a.probe_size} ({a.mode} mode, "
             f"{a.width} widths, alpha={a.alpha}) -> {out}")
         if a.resume:
             say(f"resuming after epoch {done} (step {step}), {len(tracker.steps)} steps measured")
@@ -568,12 +687,13 @@ def _train(a:argparse.Namespace, out:Path, data:dict, state:dict, say):
         for epoch in range(done + 1, a.epochs + 1):
             h = fit(model, data['train'], data['test'], epochs=1, batch_size=a.batch_size,
                     optimizer=opt, tracker=CountedTracker(tracker, counter), device=device,
-                    measure_every=a.measure_every, seed=a.seed + epoch, progress=not a.quiet,
-                    start_step=step, start_epoch=epoch - 1)[0]
+                    measure_every=a.measure_every, seed=a.seed + epoch,
+                    progress=not a.quiet, start_step=step, start_epoch=epoch - 1)[0]
             step = h['step']
             history.append(h)
-            save_checkpoint(ckpt_path, model, opt, epoch, step, history)
-            write_json_atomic(out/'history.json', history)
+            if not rank:
+                save_checkpoint(ckpt_path, model, opt, epoch, step, history)
+                write_json_atomic(out/'history.json', history)
 
 # %% ../nbs/33_cli.ipynb #239ae1d2
 def _finish(a:argparse.Namespace, out:Path, failure:str|None, say, t_start:float)->bool:
@@ -616,4 +736,6 @@ def main(argv:list|None=None, # command-line arguments (None: sys.argv[1:])
               file=sys.stderr)
         return 2
     p = run_parser()
-    return run(check_run_args(p.parse_args(argv[1:]), p), p)
+    a = check_run_args(p.parse_args(argv[1:]), p)
+    if torchrun_ranks() > 1: return _torchrun(a)
+    return run_ranks(a, p) if a.nproc > 1 else run(a, p)

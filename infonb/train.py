@@ -12,10 +12,12 @@ from types import SimpleNamespace
 from numbers import Integral, Real
 import numpy as np
 import torch
+import torch.distributed as dist
 from torch import nn, Tensor
-from torch.utils.data import Dataset, DataLoader
+from torch.utils.data import Dataset, DataLoader, Subset
 from tqdm.auto import tqdm
 from .hooks import model_device
+from .distributed import world, shard, unwrap
 
 # %% ../nbs/13_train.ipynb #ddbfe8c0
 def seed_everything(seed:int=0, # the seed
@@ -40,7 +42,8 @@ def check_data(data, # (x, y) tensors or a Dataset of (x, y) pairs
         if hasattr(data, '__len__') and len(data) == 0: raise ValueError(f"{name} is an empty "
                                                                          "Dataset")
         return data
-    if not (isinstance(data, (tuple, list)) and len(data) == 2 and all(isinstance(t, Tensor) for t in data)):
+    pair = isinstance(data, (tuple, list)) and len(data) == 2
+    if not (pair and all(isinstance(t, Tensor) for t in data)):
         raise TypeError(f"{name} must be an (x, y) pair of tensors or a torch Dataset, got "
                         f"{type(data).__name__}")
     x, y = data
@@ -77,32 +80,38 @@ def iterate_batches(data, # an (x, y) pair (from `check_data`) or a Dataset
             yield xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
 
 # %% ../nbs/13_train.ipynb #e0282b8b
-def evaluate(model:nn.Module, # a classifier returning logits (N, classes)
-             data, # (x, y) tensors or a Dataset
-             batch_size:int=1024, # samples per forward pass
-            )->float: # accuracy in [0, 1]
-    "Classification accuracy of `model` on `data`, in eval mode without gradients."
-    data = check_data(data, 'data')
+def _correct(model:nn.Module, data, batch_size:int)->tuple:
+    "(correct, total) predictions of `model` on checked `data`, in eval mode without gradients."
     flags = [(m, m.training) for m in model.modules()]
     device, correct, total = model_device(model), 0, 0
     try:
         model.eval()
         with torch.no_grad():
             for xb, yb in iterate_batches(data, batch_size, device=device):
-                correct += (model(xb).argmax(-1) == yb).sum().item(); total += len(yb)
+                correct += (model(xb).argmax(-1) == yb).sum().item()
+                total += len(yb)
     finally:
         for m, flag in flags: m.training = flag
+    return correct, total
+
+def evaluate(model:nn.Module, # a classifier returning logits (N, classes)
+             data, # (x, y) tensors or a Dataset
+             batch_size:int=1024, # samples per forward pass
+            )->float: # accuracy in [0, 1]
+    "Classification accuracy of `model` on `data`, in eval mode without gradients."
+    correct, total = _correct(model, check_data(data, 'data'), batch_size)
     return correct / total
 
 # %% ../nbs/13_train.ipynb #b94612a3
-OPTIMIZERS = {'adam': (torch.optim.Adam, 1e-3, {}), 'sgd': (torch.optim.SGD, 1e-2, {'momentum': 0.9})}
+OPTIMIZERS = {'adam': (torch.optim.Adam, 1e-3, {}),
+              'sgd': (torch.optim.SGD, 1e-2, {'momentum': 0.9})}
 
-def make_optimizer(optimizer, # 'adam', 'sgd', a torch.optim.Optimizer class, or an optimiser instance (returned as is)
+def make_optimizer(optimizer, # 'adam', 'sgd', an Optimizer class, or an instance (returned as is)
                    params, # the parameters to train
                    lr:float|None=None, # learning rate (None: the optimiser's default here)
                    weight_decay:float=0.0, # L2 penalty
                   )->torch.optim.Optimizer:
-    "An optimiser by name or class; an optimiser instance is returned as it is (its state carries over)."
+    "An optimiser by name or class; an optimiser instance is returned as it is (its state goes on)."
     if isinstance(optimizer, torch.optim.Optimizer):
         if lr is not None or weight_decay:
             raise ValueError(f"lr={lr!r} and weight_decay={weight_decay!r} apply when fit builds "
@@ -110,7 +119,8 @@ def make_optimizer(optimizer, # 'adam', 'sgd', a torch.optim.Optimizer class, or
                              f"the {type(optimizer).__name__} instance given has its own: leave "
                              "them unset")
         return optimizer
-    if lr is not None and (isinstance(lr, bool) or not isinstance(lr, Real) or not lr > 0 or not math.isfinite(lr)):
+    bad_lr = isinstance(lr, bool) or not isinstance(lr, Real) or not lr > 0 or not math.isfinite(lr)
+    if lr is not None and bad_lr:
         raise ValueError(f"lr must be a positive number, got {lr!r}")
     if isinstance(optimizer, str):
         if optimizer.lower() not in OPTIMIZERS: raise ValueError("unknown optimizer "
@@ -128,7 +138,7 @@ def make_optimizer(optimizer, # 'adam', 'sgd', a torch.optim.Optimizer class, or
 def measure_points(measure_every, # None, steps (int) or a fraction of an epoch (float in (0, 1])
                    steps_per_epoch:int, # optimiser steps in one epoch
                    epoch:int=1, # which epoch (1-based), for integer `measure_every`
-                  )->list: # within-epoch steps after which to measure (the epoch's last step included)
+                  )->list: # within-epoch steps after which to measure (the epoch's last included)
     "Within-epoch steps (1-based) after which `fit` measures."
     B = steps_per_epoch
     if measure_every is None: pts = set()
@@ -138,14 +148,16 @@ def measure_points(measure_every, # None, steps (int) or a fraction of an epoch 
                                                f"{measure_every!r}")
         first = (epoch - 1) * B
         pts = {s - first for s in range(first + 1, first + B + 1) if s % measure_every == 0}
-    elif isinstance(measure_every, Real) and not isinstance(measure_every, bool) and 0 < measure_every <= 1:
+    elif (isinstance(measure_every, Real) and not isinstance(measure_every, bool)
+          and 0 < measure_every <= 1):
         pts = {int(j * measure_every * B + 0.5) for j in range(1, math.ceil(1 / measure_every) + 1)}
     else: raise ValueError("measure_every must be a positive integer (steps) or a fraction of an "
                            f"epoch in (0, 1], got {measure_every!r}")
     return sorted({p for p in pts if 1 <= p < B} | {B})
 
 # %% ../nbs/13_train.ipynb #f17a0001
-def _fit_checks(epochs, batch_size, train_data, test_data, tracker, measure_every, start_step, start_epoch)->tuple:
+def _fit_checks(epochs, batch_size, train_data, test_data, tracker, measure_every,
+                start_step, start_epoch)->tuple:
     "fit's arguments, checked before any work: (epochs, batch_size, train, test)."
     epochs, batch_size = _positive_int(epochs, 'epochs'), _positive_int(batch_size, 'batch_size')
     train = check_data(train_data, 'train_data')
@@ -160,36 +172,83 @@ def _fit_checks(epochs, batch_size, train_data, test_data, tracker, measure_ever
     return epochs, batch_size, train, test
 
 def _measure(run, epoch:float, loss:float)->float:
-    "Call the tracker at the run's current step (the model back in training mode after); the seconds it took."
+    "Call the tracker at the run's step (the model back in training mode after); its seconds."
     t = time.time()
     run.tracker.measure(run.step, epoch=epoch, test_acc=run.test_acc, train_loss=loss)
     run.model.train()
     return time.time() - t
 
+# %% ../nbs/13_train.ipynb #7ed6b166
+def _shards(model:nn.Module, device:torch.device, shards, n:int, batch_size:int)->tuple:
+    "(the model to train, shards per batch, this process's shards): DDP under a process group."
+    rank, size = world()
+    if size == 1: k, mine = (1 if shards is None else _positive_int(shards, 'shards')), None
+    elif shards not in (None, size):
+        raise ValueError(f"shards={shards!r}, but a process group of {size} ranks trains one shard "
+                         "of every batch per rank: leave shards unset")
+    else: k, mine = size, [rank]
+    last = n % batch_size or batch_size  # the smallest batch
+    if min(last, batch_size) < k:
+        raise ValueError(f"a batch of {last} samples leaves one of the {k} shards empty "
+                         f"({n} samples in batches of {batch_size}): choose another batch_size")
+    wrapped = isinstance(model, nn.parallel.DistributedDataParallel)
+    if size > 1 and not wrapped:
+        ids = None if device.type != 'cuda' else [device.index if device.index is not None
+                                                  else torch.cuda.current_device()]
+        model = nn.parallel.DistributedDataParallel(model, device_ids=ids)
+    return model, k, list(range(k)) if mine is None else mine
+
+def _summed(run, t:Tensor)->Tensor:
+    "t summed over the ranks, in place: each rank fills its own shards' slots (exact)."
+    if run.ranks > 1: dist.all_reduce(t)
+    return t
+
+def _test_accuracy(run)->float:
+    "Test accuracy: each shard's block of the test data counted, the counts summed over the ranks."
+    if run.k == 1: return evaluate(run.model, run.test)
+    n = len(run.test[0]) if isinstance(run.test, tuple) else len(run.test)
+    counts = torch.zeros(2, dtype=torch.float64, device=run.device)
+    for s in run.mine:
+        part = shard(n, s, run.k)
+        data = (tuple(t[part.start:part.stop] for t in run.test) if isinstance(run.test, tuple)
+                else Subset(run.test, part))
+        counts += torch.tensor(_correct(unwrap(run.model), data, 1024), dtype=torch.float64,
+                               device=run.device)
+    correct, total = _summed(run, counts).tolist()
+    return correct / total
+
+# %% ../nbs/13_train.ipynb #d441ff5b
+def _step(run, xb:Tensor, yb:Tensor):
+    "One optimiser step on a batch: each shard's mean loss; the shards' gradients averaged."
+    run.opt.zero_grad(set_to_none=True)
+    for s in run.mine:
+        part = shard(len(yb), s, run.k)
+        loss = run.loss_fn(run.model(xb[part.start:part.stop]), yb[part.start:part.stop])
+        (loss if run.k == 1 or run.ranks > 1 else loss / run.k).backward()  # DDP divides itself
+        run.since[s] += loss.detach()
+        run.epoch_sum[s] += loss.detach()
+    run.opt.step()
+
 def _train_epoch(run, epoch:int, points:set)->tuple:
-    "One pass over the training data, measuring after the batches in `points`: (mean loss, measuring seconds)."
-    epoch_loss = since_loss = torch.zeros((), device=run.device)
+    "One pass over the training data, measuring after the `points`: (mean loss, measuring seconds)."
+    run.since, run.epoch_sum = (torch.zeros(run.k, device=run.device) for _ in range(2))
     since_n, measure_secs = 0, 0.0
     run.model.train()
-    batches = iterate_batches(run.train, run.batch_size, shuffle=True, generator=run.generator, device=run.device)
+    batches = iterate_batches(run.train, run.batch_size, shuffle=True, generator=run.generator,
+                              device=run.device)
     for i, (xb, yb) in enumerate(batches, 1):
-        run.opt.zero_grad(set_to_none=True)
-        loss = run.loss_fn(run.model(xb), yb)
-        loss.backward()
-        run.opt.step()
-        run.step += 1
-        epoch_loss, since_loss, since_n = epoch_loss + loss.detach(), since_loss + loss.detach(), since_n + 1
+        _step(run, xb, yb)
+        run.step, since_n = run.step + 1, since_n + 1
         run.bar.update(1)
         if i == run.B or i in points:
-            mean_loss = since_loss.item() / since_n
+            mean_loss = _summed(run, run.since).sum().item() / (run.k * since_n)
             if not math.isfinite(mean_loss):
                 raise FloatingPointError(f"training loss is {mean_loss} at epoch {epoch}, step "
-                                         f"{run.step}; "
-                                         "try a smaller lr")
-            since_loss, since_n = torch.zeros((), device=run.device), 0
-            if i == run.B and run.test is not None: run.test_acc = evaluate(run.model, run.test)
+                                         f"{run.step}; try a smaller lr")
+            run.since, since_n = torch.zeros(run.k, device=run.device), 0
+            if i == run.B and run.test is not None: run.test_acc = _test_accuracy(run)
             if i in points: measure_secs += _measure(run, epoch - 1 + i / run.B, mean_loss)
-    return epoch_loss.item() / run.B, measure_secs
+    return _summed(run, run.epoch_sum).sum().item() / (run.k * run.B), measure_secs
 
 # %% ../nbs/13_train.ipynb #b0937a62
 def _positive_int(v, name:str)->int:
@@ -197,49 +256,92 @@ def _positive_int(v, name:str)->int:
         raise ValueError(f"{name} must be a positive integer, got {v!r}")
     return int(v)
 
-def fit(model:nn.Module, # a classifier returning logits
+def _epochs(run, epochs:int, start_epoch:int, measure_every)->list:
+    "The epochs of `fit`: its history."
+    history = []
+    for epoch in range(start_epoch + 1, start_epoch + epochs + 1):
+        t0 = time.time()
+        points = (set(measure_points(measure_every, run.B, epoch - start_epoch))
+                  if run.tracker is not None else set())
+        train_loss, measure_secs = _train_epoch(run, epoch, points)
+        history.append(dict(epoch=epoch, step=run.step, train_loss=train_loss,
+                            test_acc=run.test_acc, seconds=time.time() - t0,
+                            measure_seconds=measure_secs))
+        shown = {} if run.test_acc is None else {'test_acc': f'{run.test_acc:.3f}'}
+        run.bar.set_postfix(epoch=epoch, loss=f'{train_loss:.3f}', **shown)
+    return history
+
+# %% ../nbs/13_train.ipynb #23d9fab6
+def fit(model:nn.Module, # a classifier returning logits (bare or in DistributedDataParallel)
         train_data, # (x, y) tensors or a Dataset
         test_data=None, # (x, y) tensors or a Dataset, for test accuracy after each epoch
         epochs:int=1, # passes over the training data
         lr:float|None=None, # learning rate (None: 1e-3 for Adam, 1e-2 for SGD)
-        batch_size:int=128, # samples per optimiser step
-        optimizer='adam', # 'adam', 'sgd', a torch.optim.Optimizer class, or an instance (continues with its state)
-        tracker=None, # object with `measure(step, **extra)`, called at step 0, every `measure_every` and each epoch's end
-        measure_every=None, # None, a number of steps (int) or a fraction of an epoch (float in (0, 1])
+        batch_size:int=128, # samples per optimiser step (all ranks together)
+        optimizer='adam', # 'adam', 'sgd', an Optimizer class, or an instance (its state goes on)
+        tracker=None, # has `measure(step, **extra)`: called at step 0, the points, each epoch's end
+        measure_every=None, # None, a number of steps (int) or a fraction of an epoch (in (0, 1])
         device=None, # where to train (None: `default_device()`)
-        seed:int=0, # seeds the batch order and dropout (`seed_everything`)
-        progress:bool=True, # show a tqdm progress bar
+        seed:int=0, # seeds the batch order and dropout (`seed_everything`), the same on every rank
+        progress:bool=True, # show a tqdm progress bar (rank 0)
         weight_decay:float=0.0, # L2 penalty for the optimiser
         loss_fn:nn.Module|None=None, # the loss (None: cross-entropy)
-        start_step:int=0, # optimiser steps done before this call (a continued run: the tracker's steps go on from here)
-        start_epoch:int=0, # epochs done before this call (the history's and the tracker's epochs go on from here)
-       )->list: # history: one dict per epoch (epoch, step, train_loss, test_acc, seconds, measure_seconds)
-    "Train `model`, calling `tracker.measure` at step 0, every `measure_every` steps and after each epoch."
-    epochs, batch_size, train, test = _fit_checks(epochs, batch_size, train_data, test_data, tracker, measure_every,
-                                                  start_step, start_epoch)
+        start_step:int=0, # optimiser steps done before (a continued run: steps go on from here)
+        start_epoch:int=0, # epochs done before (the history's and the tracker's epochs go on)
+        shards:int|None=None, # shards of every batch (None: 1 per rank); in one process: emulated
+       )->list: # history: per epoch (epoch, step, train_loss, test_acc, seconds, measure_seconds)
+    "Train `model`, calling `tracker.measure` at step 0, every `measure_every` steps and epoch end."
+    epochs, batch_size, train, test = _fit_checks(epochs, batch_size, train_data, test_data,
+                                                  tracker, measure_every, start_step, start_epoch)
     device = default_device() if device is None else torch.device(device)
     seed_everything(seed)
-    generator = torch.Generator().manual_seed(seed)
     model.to(device)
+    n = len(train[0]) if isinstance(train, tuple) else len(train)
+    net, k, mine = _shards(model, device, shards, n, batch_size)
     if isinstance(train, tuple): train = tuple(t.to(device) for t in train)
     if isinstance(test, tuple): test = tuple(t.to(device) for t in test)
     opt = make_optimizer(optimizer, model.parameters(), lr, weight_decay)
-    run = SimpleNamespace(model=model, opt=opt, loss_fn=nn.CrossEntropyLoss() if loss_fn is None else loss_fn,
-                          train=train, test=test, batch_size=batch_size, generator=generator, device=device,
-                          B=num_batches(train, batch_size), step=int(start_step), test_acc=None, tracker=tracker)
+    run = SimpleNamespace(model=net, opt=opt,
+                          loss_fn=nn.CrossEntropyLoss() if loss_fn is None else loss_fn,
+                          train=train, test=test, batch_size=batch_size, device=device,
+                          generator=torch.Generator().manual_seed(seed), k=k, mine=mine,
+                          ranks=world()[1], B=num_batches(train, batch_size), step=int(start_step),
+                          test_acc=None, tracker=tracker)
     if tracker is not None:
-        if test is not None: run.test_acc = evaluate(model, test)
+        if test is not None: run.test_acc = _test_accuracy(run)
         _measure(run, float(start_epoch), float('nan'))
-    history = []
-    run.bar = tqdm(total=epochs * run.B, desc='fit', disable=not progress, mininterval=0.5, leave=True)
-    try:
-        for epoch in range(start_epoch + 1, start_epoch + epochs + 1):
-            t0 = time.time()
-            points = set(measure_points(measure_every, run.B, epoch - start_epoch)) if tracker is not None else set()
-            train_loss, measure_secs = _train_epoch(run, epoch, points)
-            history.append(dict(epoch=epoch, step=run.step, train_loss=train_loss, test_acc=run.test_acc,
-                                seconds=time.time() - t0, measure_seconds=measure_secs))
-            shown = {} if run.test_acc is None else {'test_acc': f'{run.test_acc:.3f}'}
-            run.bar.set_postfix(epoch=epoch, loss=f'{train_loss:.3f}', **shown)
+    run.bar = tqdm(total=epochs * run.B, desc='fit', disable=not progress or world()[0] > 0,
+                   mininterval=0.5, leave=True)
+    try: return _epochs(run, epochs, start_epoch, measure_every)
     finally: run.bar.close()
-    return history
+
+# %% ../nbs/13_train.ipynb #28e10778
+class _Calls:
+    "A stand-in tracker that keeps what `fit` hands it, then hands it on to `inner` (if any)."
+    def __init__(self, inner=None): self.calls, self.inner = [], inner
+    def measure(self, step, **extra):
+        self.calls.append(dict(step=step, **extra))
+        if self.inner is not None: self.inner.measure(step, **extra)
+
+def _ddp_example(shards:int|None=None, # None under a process group; k in one process: emulated
+                 seed:int=0, # seeds the data, the network and the training
+                 epochs:int=2, # passes over the data
+                 threads:int=1, # torch CPU threads (the same in every compared process)
+                 flow:bool=False, # also measure with an InfoFlow (a collective call under DDP)
+                )->dict: # history without timings, the tracker's calls, the weights (lists), records
+    "Example: a small CNN trained by `fit` on 120 random images in batches of 32 (the last of 24)."
+    torch.set_num_threads(threads)
+    g = torch.Generator().manual_seed(seed)
+    x, y = torch.randn(120, 1, 8, 8, generator=g), torch.randint(0, 3, (120,), generator=g)
+    seed_everything(seed)
+    net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(144, 3))
+    info = None
+    if flow:  # the probe's forward pass in the chunks of 2 ranks, in one process too
+        from infonb.flow import InfoFlow
+        info = InfoFlow(net, (x[:20], y[:20]), layers=['0', '3'], batch_size=10)
+    calls = _Calls(info)
+    hist = fit(net, (x, y), (x[:50], y[:50]), epochs=epochs, batch_size=32, tracker=calls,
+               measure_every=2, device='cpu', seed=seed, progress=False, shards=shards)
+    return dict(history=[{k: v for k, v in h.items() if 'seconds' not in k} for h in hist],
+                calls=calls.calls, weights={k: v.tolist() for k, v in net.state_dict().items()},
+                records=[] if info is None else info.records)
