@@ -15,6 +15,7 @@ from .kernels import label_gram
 from .renyi import unit_diagonal, renyi_entropy, joint_gram, is_saturated, SaturationWarning
 from .memory import check_memory, gram_bytes, NORMALIZE_COPIES
 from .hooks import channel_log_grams
+from .estimator import Estimator, as_estimator
 
 # %% ../nbs/22_dependence.ipynb #480b186e
 @dataclass(frozen=True)
@@ -307,18 +308,19 @@ def _label_variable(y, n:int, name:str)->Tensor:
 
 def layer_o_information(acts, # a layer's outputs on n samples: (n, C, H, W), (n, C, ...) or (n, d)
                         y=None, # labels (n,) or a label Gram matrix (n, n): one more variable
-                        alpha:float=1.01, # order of the entropy
-                        width='knn', # per-channel width rule or widths (C,) (see kernel_width)
-                        k:int=10, # neighbours for the 'knn' rule
-                        joint_width_correction:bool=False, # joints of m channels: widths x sqrt(m)
-                        method:str='exact', # entropy estimator
+                        # order, per-channel width rule, method; mode 'hadamard_sqrtC': joints of
+                        # m channels with widths x sqrt(m). None: Estimator(**kw)
+                        estimator:Estimator|None=None,
+                        *,
                         control:bool=True, # also the copies control of every channel
                         name:str|None=None, # the layer's name, for errors and warnings
-                        **width_kw, # more options for kernel_width (gamma, standardize)
+                        **kw, # estimator fields instead of `estimator`: alpha, width, k, mode, ...
                        )->LayerDependence: # TC, DTC, O-information, the control, the widths
     "TC, DTC and O-information of a layer's channels (and the label), with the copies control."
-    label = name or 'layer'
-    D, widths = channel_log_grams(acts, name=label, width=width, k=k, **width_kw)  # K_c = exp(-D_c)
+    label, estimator = name or 'layer', as_estimator(estimator, **kw)
+    alpha, method = estimator.alpha, estimator.method
+    joint_width_correction = estimator.mode == 'hadamard_sqrtC'
+    D, widths = channel_log_grams(acts, estimator, name=label)  # K_c = exp(-D_c)
     L, (C, n) = D.neg_(), (D.shape[0], D.shape[-1])
     U, Uy = L.exp(), None if y is None else _label_variable(y, n, label)
     V = C + (Uy is not None)

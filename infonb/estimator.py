@@ -21,7 +21,7 @@ GRAM_MODES = ('tensor', 'hadamard', 'hadamard_sqrtC')
 # the label's kernel: 1[y_i == y_j], or a Gaussian on one-hot codes
 LABEL_KERNELS = ('delta', 'onehot')
 TOKEN_READOUTS = ('all', 'cls', 'mean')  # how a transformer layer's (n, tokens, d) outputs are read
-# 'knn', 'median', 'silverman', 'scott', a width > 0, or a callable
+# a name in kernels.WIDTH_RULES, a width > 0, or a callable
 WidthRule = Union[str, float, Callable]
 
 # %% ../nbs/04_estimator.ipynb #e5a1c009
@@ -56,7 +56,7 @@ def _one_of(v, name:str, choices:tuple)->str:
 class Estimator:
     "Everything that decides a matrix-based estimate: order, width rule and options, Gram mode, label kernel, method."
     alpha:float = 1.01 # order of the Rényi entropy, > 0
-    width:WidthRule = 'knn' # 'knn', 'median', 'silverman', 'scott', a width > 0, or a callable
+    width:WidthRule = 'knn' # a name in kernels.WIDTH_RULES, a width > 0, or a callable
     k:int = 10 # neighbours for 'knn'
     gamma:float = 1.0 # multiplier for 'silverman' / 'scott'
     standardize:bool = True # 'silverman' / 'scott' in units of the data's spread (scale-invariant)
@@ -177,4 +177,6 @@ def as_estimator(estimator:Estimator|None=None, # an estimator, or None for `def
 @patch(as_prop=True)
 def gram_key(self:Estimator)->tuple:
     "The fields that decide a layer's Gram matrix (estimators with equal keys share it)."
-    return (self.mode, self.width, self.k, self.gamma, self.standardize, self.tokens)
+    # the alignment width is chosen with the label's kernel: it decides the Gram too
+    label = self.label_kernel if self.width == 'alignment' else None
+    return (self.mode, self.width, self.k, self.gamma, self.standardize, self.tokens, label)

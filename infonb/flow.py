@@ -90,6 +90,21 @@ class ProbeSide:
         return ProbeSide(self.estimator, self.Ux.to(device), self.Uy.to(device), cls, self.H_X, self.H_Y,
                          self.H_XY, self.widths_x, self.saturated_x)
 
+# %% ../nbs/20_flow.ipynb #a11gn001
+def _aligned(estimator:Estimator, # an estimator; only width='alignment' is resolved
+             Uy:Tensor, # the label's unit-diagonal Gram matrix (n, n): the alignment's target
+             previous=None, # the widths used at the last measurement (smoothing), or None
+             momentum:float=0.0, # weight of `previous` (`infonb.alignment.smooth_width`)
+            )->Estimator: # the estimator; an 'alignment' width becomes a callable of the features
+    "Resolve width='alignment' on a probe: the widths best aligned with the label's kernel, smoothed."
+    if estimator.width != 'alignment': return estimator
+    from infonb.alignment import alignment_width, smooth_width
+    def alignment(x:Tensor)->Tensor:
+        best = alignment_width(x, Uy)
+        last = None if previous is None else torch.as_tensor(previous, dtype=best.dtype).reshape(best.shape)
+        return smooth_width(last, best, momentum)
+    return estimator.replace(width=alignment)
+
 # %% ../nbs/20_flow.ipynb #f10a0005
 def _side(Ux:Tensor, wx:Tensor, Uy:Tensor, estimator:Estimator, label_blocks:bool)->ProbeSide:
     "The probe side from the Gram matrices of X and Y: their entropies, from the class blocks where they exist."
@@ -111,12 +126,13 @@ def _probe_sides(x:Tensor, y:Tensor, estimators:list, device=None, label_blocks:
     if device is not None: x, y = x.to(device), y.to(device)
     grams_x, grams_y, sides = {}, {}, []
     for e in estimators:
-        if e.gram_key not in grams_x: grams_x[e.gram_key] = _layer_gram(x, e, 'X (the probe '
-                                                                              'inputs)')
         if e.label_kernel not in grams_y:
             Ky = label_gram(y, e.label_kernel, num_classes=int(y.max()) + 1)
-            grams_y[e.label_kernel] = unit_diagonal(Ky.to(grams_x[e.gram_key][0].device), 'K_Y')
-        sides.append(_side(*grams_x[e.gram_key], grams_y[e.label_kernel], e, label_blocks))
+            grams_y[e.label_kernel] = unit_diagonal(Ky.to(x.device), 'K_Y')
+        Uy = grams_y[e.label_kernel]
+        if e.gram_key not in grams_x:
+            grams_x[e.gram_key] = _layer_gram(x, _aligned(e, Uy), 'X (the probe inputs)')
+        sides.append(_side(*grams_x[e.gram_key], Uy, e, label_blocks))
     return sides
 
 def probe_side(x:Tensor, # inputs (n, ...) of the probe
@@ -200,13 +216,17 @@ def layer_entropies(Ut:Tensor, # unit-diagonal Gram matrices of L layers (L, n, 
 def _layer_grams(items:list, # (label, outputs (n, ...), scale) per layer
                  estimator:Estimator, # mode, width rule and options
                  device=None, # where to compute
+                 Uy:Tensor|None=None, # the label's Gram (n, n), for width='alignment'
+                 previous:dict|None=None, # label -> the widths used last time (alignment smoothing)
+                 momentum:float=0.0, # weight of the previous widths
                 )->tuple: # Ut (L, n, n), widths (one list per layer)
     "Unit-diagonal Gram matrices of the layers' outputs, each multiplied by its scale, and the widths used."
-    Ut, widths = None, []
+    Ut, widths, previous = None, [], previous or {}
     for i, (label, a, scale) in enumerate(items):
         if device is not None: a = a.to(device)
         if scale != 1: a = a * scale
-        K, w = _layer_gram(a, estimator, label)
+        e = estimator if Uy is None else _aligned(estimator, Uy, previous.get(label), momentum)
+        K, w = _layer_gram(a, e, label)
         if Ut is None: Ut = torch.empty((len(items), *K.shape), dtype=K.dtype, device=K.device)
         Ut[i] = K
         widths.append(w.tolist())
@@ -256,9 +276,11 @@ def _check_acts(acts, n:int)->dict:
                              f"got {tuple(a.shape) if isinstance(a, Tensor) else type(a).__name__}")
     return acts
 
-def _measure_group(items:list, sides:list, max_bytes:int=STACK_BYTES)->tuple:
-    "The four quantities of each layer for estimators sharing a Gram key: (infos, Ut, widths, saturated), per side."
-    Ut, widths = _layer_grams(items, sides[0].estimator, sides[0].Ux.device)
+def _measure_group(items:list, sides:list, max_bytes:int=STACK_BYTES, previous:dict|None=None,
+                   momentum:float=0.0)->tuple:
+    "The four quantities of each layer for estimators sharing a Gram key: (infos, Ut, widths, saturated)."
+    s = sides[0]
+    Ut, widths = _layer_grams(items, s.estimator, s.Ux.device, s.Uy, previous, momentum)
     infos = [_information(*h, s) for h, s in zip(_group_entropies(Ut, sides, max_bytes), sides)]
     near_identity = _saturated(Ut)
     n_bits = math.log2(Ut.shape[-1]) - SATURATION_BITS
@@ -383,6 +405,8 @@ class InfoFlow:
                  batch_size:int|None=None, # run the probe through the model in chunks of this size
                  label_blocks:bool=True, # class blocks for the joints with Y (same values, faster)
                  max_bytes:int=STACK_BYTES, # the largest stack of Gram matrices per entropy call
+                 # width='alignment' smoothed over measurements: m w_{t-1} + (1 - m) w* (authors' code: 0.9)
+                 width_momentum:float=0.0,
                  **kw, # estimator fields instead of `estimators`: alpha, width, k, mode, label_kernel, ...
                 ):
         if not isinstance(model, nn.Module): raise TypeError("model must be a torch.nn.Module, "
@@ -399,6 +423,10 @@ class InfoFlow:
         self.device = None if device is None else torch.device(device)
         self.pid, self.mi_matrix_every, self.batch_size = pid, mi_matrix_every, batch_size
         self.label_blocks, self.max_bytes = label_blocks, max_bytes
+        if isinstance(width_momentum, bool) or not isinstance(width_momentum, Real) \
+           or not 0 <= width_momentum < 1:
+            raise ValueError(f"width_momentum must be a number in [0, 1), got {width_momentum!r}")
+        self.width_momentum = float(width_momentum)
         _check_measurement(len(self.y), len(self.layers), self.estimators, self.scales, label_blocks, max_bytes,
                            'InfoFlow')  # refused now, not after an epoch of training
         self.sides = _probe_sides(self.x, self.y, self.estimators, self.device or model_device(model), label_blocks)
@@ -450,7 +478,9 @@ def settings(self:InfoFlow)->dict:
     "What identifies this run's records: estimators, scales, layers, n, the probe's fingerprint, PID options."
     return json.loads(json.dumps(dict(estimators=[e.to_dict() for e in self.estimators], scales=list(self.scales),
                                       layers=self.layers, n=len(self.y), probe=_fingerprint(self.x, self.y),
-                                      pid=_option(self.pid), mi_matrix_every=self.mi_matrix_every)))
+                                      pid=_option(self.pid), mi_matrix_every=self.mi_matrix_every,
+                                      # only when set: runs made before the option resume as they are
+                                      **({'width_momentum': self.width_momentum} if self.width_momentum else {}))))
 
 # %% ../nbs/20_flow.ipynb #f10b0005
 def _write_lines(path:Path, rows:list):
@@ -582,18 +612,36 @@ def measure(self:InfoFlow,
     self.seconds.append(time.perf_counter() - t0)
     return records
 
+# %% ../nbs/20_flow.ipynb #a11gn003
+def _item_label(layer:str, scale:float)->str:
+    "How a layer at a scale is named in errors and in the widths remembered for smoothing."
+    return f'layer {layer!r}' + ('' if scale == 1 else f' x {scale:g}')
+
+@patch
+def _last_widths(self:InfoFlow, estimator:Estimator)->dict:
+    "Item label -> the widths an alignment estimator used at the last step (for `width_momentum`)."
+    if not self.width_momentum or estimator.width != 'alignment' or not self.records: return {}
+    last, out = self.records[-1]['step'], {}
+    for r in self.records:
+        if r['step'] != last or r['estimator'] != estimator.name: continue
+        w = torch.as_tensor(r['width'], dtype=torch.float64).reshape(-1)
+        # the sqrt(C) correction multiplies the aligned widths after the smoothing
+        if estimator.mode == 'hadamard_sqrtC' and w.numel() > 1: w = w / math.sqrt(w.numel())
+        out[_item_label(r['layer'], r['scale'])] = w
+    return out
+
 # %% ../nbs/20_flow.ipynb #f10b0010
 @patch
 def _measure_step(self:InfoFlow, acts:dict, step:int, epoch, extra:dict, want_mi:bool)->tuple:
     "The records and MI matrices of one step: each group of estimators measured on the same outputs."
     dev = self.device or next(iter(acts.values())).device
     self.sides = [s.to(dev) for s in self.sides]
-    items = [(f'layer {l!r}' + ('' if s == 1 else f' x {s:g}'), acts[l], s) for s in (1.0, *self.scales)
-             for l in self.layers]
+    items = [(_item_label(l, s), acts[l], s) for s in (1.0, *self.scales) for l in self.layers]
     L, records, mis = len(self.layers), {}, {}
     for group in self._groups:
         sides = [self.sides[i] for i in group]
-        infos, Ut, widths, sats = _measure_group(items, sides, self.max_bytes)
+        previous = self._last_widths(sides[0].estimator)
+        infos, Ut, widths, sats = _measure_group(items, sides, self.max_bytes, previous, self.width_momentum)
         for i, side, info, sat in zip(group, sides, infos, sats):
             records[i] = self._records(step, epoch, extra, side, info, widths, sat)
             if self.pid is not False:
@@ -623,7 +671,7 @@ def _pid(self:InfoFlow, a:Tensor, name:str, side:ProbeSide)->dict:
     opts = dict(self.pid) if isinstance(self.pid, dict) else {}
     fields = {f: opts.pop(f) for f in list(opts) if f in Estimator.__dataclass_fields__}
     # per-channel kernels (product joints)
-    est = side.estimator.replace(**{'mode': 'hadamard', **fields})
+    est = _aligned(side.estimator.replace(**{'mode': 'hadamard', **fields}), side.Uy.to(a.device))
     target = self.y.to(a.device) if est.label_kernel == 'delta' else side.Uy.to(a.device)
     with warnings.catch_warnings():
         # the layer's own saturation is warned by the tracker

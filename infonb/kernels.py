@@ -166,7 +166,7 @@ def check_widths(width, # widths: a number or a tensor broadcastable to the batc
     return s
 
 # %% ../nbs/01_kernels.ipynb #4a203ebb
-WIDTH_RULES = ('knn', 'median', 'silverman', 'scott', 'paper_code')
+WIDTH_RULES = ('knn', 'median', 'silverman', 'scott', 'paper_code', 'alignment')
 
 def check_width_rule(width, # a name in WIDTH_RULES, a positive number or tensor of widths, or a callable
                     )->WidthRule: # `width`, validated
@@ -246,6 +246,10 @@ def kernel_width(x, # features (..., n, d)
             return _fallback_widths(knn_widths(x, k))  # row blocks: no (..., n, n) matrix
         return _fallback_widths(_knn_width(lambda b: d2[..., b, :], n, k, n))
     if rule == 'paper_code': return _paper_code_width(x, d2)
+    if rule == 'alignment':  # a rule of the features and the label: resolved where the probe is known
+        raise ValueError("width='alignment' needs the labels: measure through a probe (infonb.flow: "
+                         "InfoFlow, layer_information, mi_matrix) or pass "
+                         "infonb.alignment.AlignmentWidth(y) as the width")
     return _fallback_widths(_median_width(_sq_dists(x) if d2 is None else d2))
 
 # %% ../nbs/01_kernels.ipynb #6acbff35

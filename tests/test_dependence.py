@@ -221,7 +221,8 @@ def test_layer_equals_kernels_and_label():
     Ky = label_gram(y)
     tol = omega_resolution(n, 1.01, 6)
     for corr in (False, True):
-        r = layer_o_information(acts, y, width='median', joint_width_correction=corr, name='conv')
+        r = layer_o_information(acts, y, width='median', mode='hadamard_sqrtC' if corr else 'hadamard',
+                                name='conv')
         assert isinstance(r, LayerDependence) and r.with_label and r.channels == 5 and r.n == n
         close(views(r.dependence), views(dependence(list(torch.exp(-D)) + [Ky], joint_width_correction=corr)), eps=tol)
         close(views(r.control), views(copies_dependence(torch.exp(-D), 5, Ky, joint_width_correction=corr)), eps=tol)
