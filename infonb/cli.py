@@ -26,7 +26,8 @@ RUN_KEYS = ('dataset', 'model', 'train_size', 'test_size', 'probe_size', 'probe_
 MODEL_NAMES = ('lenet5', 'small', 'wide', 'vgg16', 'resnet18', 'vit')  # infonb.models.MODELS
 DATASET_NAMES = ('mnist', 'fashion-mnist', 'cifar10')  # infonb.data.DATASETS
 MODE_NAMES = ('tensor', 'hadamard', 'hadamard_sqrtC')  # infonb.hooks.GRAM_MODES
-WIDTH_RULES = ('knn', 'median', 'silverman', 'scott')  # infonb.kernels' width rules
+# infonb.kernels.WIDTH_RULES (kept here: --help must not import torch)
+WIDTH_RULES = ('knn', 'median', 'silverman', 'scott', 'paper_code', 'alignment')
 RUN_STATE = ('records.jsonl', 'config.json', 'model.pt')  # a folder with one of these holds a run
 RUN_FILES = RUN_STATE + ('records.mi.jsonl', 'history.json', 'dpi.json', 'info_plane.png',
                          'mip.png', 'dpi.png', 'mi_matrix.png')  # a run's (--overwrite: removed)
