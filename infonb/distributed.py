@@ -202,7 +202,7 @@ def _measure_demo(path=None, # records file (None: memory only)
                   die:tuple|None=None, # (rank, forward call) at which that rank's process is killed
                   cuda:bool=False, # network and probe on GPU `rank` (NCCL, one GPU per rank)
                  )->dict:
-    "Example task: InfoFlow.measure of a LeNet-5: 3 estimators, scale test, PID, Omega, MI matrices."
+    "Example task: InfoFlow.measure of a LeNet-5: 3 estimators, scale test, PID, Omega, MI matrix."
     from infonb.flow import InfoFlow
     from infonb.estimator import Estimator
     net, probe = _lenet_probe()

@@ -36,7 +36,7 @@ def _positive_real(v, name:str, what:str)->float:
     return float(v)
 
 def _check_width(width)->WidthRule:
-    "A width rule for an estimator: a rule name, a number (as a float) or a callable; not a tensor of widths."
+    "A width rule for an estimator: a rule name, a number (as a float) or a callable; no tensor."
     if isinstance(width, Tensor):
         if width.numel() != 1: raise TypeError("an estimator's width is one rule for every layer, "
                                                "not a tensor of "
@@ -54,7 +54,7 @@ def _one_of(v, name:str, choices:tuple)->str:
 # %% ../nbs/04_estimator.ipynb #e5a1c010
 @dataclass(frozen=True, repr=False)
 class Estimator:
-    "Everything that decides a matrix-based estimate: order, width rule and options, Gram mode, label kernel, method."
+    "What decides a matrix-based estimate: order, width rule, Gram mode, label kernel, method."
     alpha:float = 1.01 # order of the Rényi entropy, > 0
     width:WidthRule = 'knn' # a name in kernels.WIDTH_RULES, a width > 0, or a callable
     k:int = 10 # neighbours for 'knn'
@@ -112,7 +112,7 @@ def __repr__(self:Estimator)->str:
 # %% ../nbs/04_estimator.ipynb #e5a1c014
 @patch(cls_method=True)
 def paper(cls:Estimator, **changes)->Estimator:
-    "The per-channel rule of Yu et al. (2021): Hadamard product of per-channel Gaussians, k-NN widths (k = 10)."
+    "The per-channel rule of Yu et al. (2021): product of per-channel Gaussians, k-NN widths."
     return cls(**{**dict(mode='hadamard', width='knn', k=10, alpha=1.01), **changes})
 
 # %% ../nbs/04_estimator.ipynb #e5a1c019
@@ -149,8 +149,8 @@ def from_dict(cls:Estimator, d:dict, **changes)->Estimator:
 # %% ../nbs/04_estimator.ipynb #e5a1c022
 _FIELDS = tuple(f.name for f in dataclasses.fields(Estimator))
 
-def as_estimator(estimator:Estimator|None=None, # an estimator, or None for `default` changed by `kw`
-                 default:Estimator|None=None, # the base when no estimator is given (None: Estimator())
+def as_estimator(estimator:Estimator|None=None, # an estimator, or None: `default` changed by `kw`
+                 default:Estimator|None=None, # the base without an estimator (None: Estimator())
                  **kw, # estimator fields (alpha, width, k, mode, ...)
                 )->Estimator:
     "The estimator a call means: the one given, or `default` with the keyword fields changed."
@@ -166,7 +166,8 @@ def as_estimator(estimator:Estimator|None=None, # an estimator, or None for `def
                         "one")
     clash = {a: b for a, b in kw.items() if getattr(estimator, a) != b}
     if clash:
-        said = ', '.join(f"{a}={b!r} (the estimator has {getattr(estimator, a)!r})" for a, b in clash.items())
+        said = ', '.join(f"{a}={b!r} (the estimator has {getattr(estimator, a)!r})"
+                         for a, b in clash.items())
         raise ValueError(f"both an estimator ({estimator.name}) and keywords that contradict it "
                          f"were given: {said}; "
                          "pass one of them, e.g. "

@@ -99,12 +99,13 @@ def _aligned(estimator:Estimator, # an estimator; only width='alignment' is reso
              previous=None, # the widths used at the last measurement (smoothing), or None
              momentum:float=0.0, # weight of `previous` (`infonb.alignment.smooth_width`)
             )->Estimator: # the estimator; an 'alignment' width becomes a callable of the features
-    "Resolve width='alignment' on a probe: the widths best aligned with the label's kernel, smoothed."
+    "Resolve width='alignment' on a probe: the widths best aligned with the label kernel, smoothed."
     if estimator.width != 'alignment': return estimator
     from infonb.alignment import alignment_width, smooth_width
     def alignment(x:Tensor)->Tensor:
         best = alignment_width(x, Uy)
-        last = None if previous is None else torch.as_tensor(previous, dtype=best.dtype).reshape(best.shape)
+        last = previous
+        if last is not None: last = torch.as_tensor(last, dtype=best.dtype).reshape(best.shape)
         return smooth_width(last, best, momentum)
     return estimator.replace(width=alignment)
 
@@ -223,7 +224,7 @@ def _layer_grams(items:list, # (label, outputs (n, ...), scale) per layer
                  previous:dict|None=None, # label -> the widths used last time (alignment smoothing)
                  momentum:float=0.0, # weight of the previous widths
                 )->tuple: # Ut (L, n, n), widths (one list per layer)
-    "Unit-diagonal Gram matrices of the layers' outputs, each multiplied by its scale, and the widths used."
+    "Unit-diagonal Gram matrices of the layers' outputs, each times its scale, and the widths used."
     Ut, widths, previous = None, [], previous or {}
     for i, (label, a, scale) in enumerate(items):
         a = a.to(side.Ux.device)
@@ -434,24 +435,24 @@ class InfoFlow:
     def __init__(self,
                  model:nn.Module, # the network
                  probe, # (x, y): inputs (n, ...) and integer labels (n,)
-                 layers=None, # layer names, types or a preset (`infonb.hooks.resolve_layers`); None: the default
+                 layers=None, # which layers (`hooks.resolve_layers`); None: the model's default
                  estimators=None, # an Estimator, a list of them, or None: one built from `kw`
                  *,
-                 scales=None, # scale test: also measure each layer multiplied by these factors, e.g. (0.25, 4)
-                 path=None, # JSONL file the records are appended to, a step at a time (None: memory only)
+                 scales=None, # scale test: also each layer times these factors, e.g. (0.25, 4)
+                 path=None, # JSONL file the records go to, a step at a time (None: memory only)
                  resume:bool=False, # continue the run in `path`: keep its complete steps, skip them
-                 overwrite:bool=False, # replace the records in `path` (else an existing run is refused)
+                 overwrite:bool=False, # replace the records in `path` (else a run there is refused)
                  device=None, # where to compute the Gram matrices (default: the model's device)
-                 pid=False, # also record each conv layer's PID summary: True, or a dict of `layer_pid` options
-                 # also record each conv layer's TC, DTC and O-information with the label, and the control
+                 pid=False, # also each conv layer's PID summary: True, or dict of layer_pid options
+                 # also each conv layer's TC, DTC and O-information with the label, and the control
                  o_information:bool=False,
-                 mi_matrix_every:int|None=None, # the MI matrix at every `mi_matrix_every`-th whole epoch
+                 mi_matrix_every:int|None=None, # the MI matrix every `mi_matrix_every` whole epochs
                  batch_size:int|None=None, # run the probe through the model in chunks of this size
                  label_blocks:bool=True, # class blocks for the joints with Y (same values, faster)
                  max_bytes:int=STACK_BYTES, # the largest stack of Gram matrices per entropy call
-                 # width='alignment' smoothed over measurements: m w_{t-1} + (1 - m) w* (authors' code: 0.9)
+                 # width='alignment' smoothed over steps: m w_{t-1} + (1-m) w* (authors' code: 0.9)
                  width_momentum:float=0.0,
-                 **kw, # estimator fields instead of `estimators`: alpha, width, k, mode, label_kernel, ...
+                 **kw, # estimator fields instead of `estimators`: alpha, width, k, mode, ...
                 ):
         if not isinstance(model, nn.Module): raise TypeError("model must be a torch.nn.Module, "
                                                              f"got {type(model).__name__}")
@@ -725,9 +726,8 @@ def _measure_step(self:InfoFlow, acts:dict, step:int, epoch, extra:dict, want_mi
                         r.update(self._pid(acts[r['layer']], r['layer'], side))
             if self.o_information:  # conv layers divided over the ranks
                 conv = [r for r in records[i][:L] if acts[r['layer']].ndim >= 3]
-                for r, d in zip(conv, share_work(lambda r: self._dependence(acts[r['layer']], r['layer'],
-                                                                            side), conv)):
-                    r.update(d)
+                def one(r): return self._dependence(acts[r['layer']], r['layer'], side)
+                for r, d in zip(conv, share_work(one, conv)): r.update(d)
             if want_mi:
                 M, names = _mi_matrix(Ut[:L], self.layers, side,
                                       {q: v[:L] for q, v in info.items()}, self.max_bytes)
@@ -742,7 +742,8 @@ def _shared(self:InfoFlow, items:list, dev, want_mi:bool)->tuple:
     m, previous = self.width_momentum, [self._last_widths(s[0].estimator) for s in groups]
     grams = [_layer_grams(items, s[0], p, m) if want_mi else None
              for s, p in zip(groups, previous)]
-    return _shared_groups(items, groups, self.max_bytes, None if not want_mi else grams, previous, m), \
+    made = grams if want_mi else None
+    return _shared_groups(items, groups, self.max_bytes, made, previous, m), \
         [g or (None, None) for g in grams]
 
 @patch

@@ -20,7 +20,7 @@ _EPS = torch.finfo(torch.float64).eps  # float64 machine epsilon
 def as_features(x, # features (..., n, d): n samples of d values, batched over leading dimensions
                 name:str='x', # what to call `x` in error messages
                )->Tensor: # `x` as a float64 tensor
-    "Check that `x` holds finite floating-point features of shape (..., n, d) and return it in float64."
+    "Check that `x` holds finite floating-point features (..., n, d); return them in float64."
     if not isinstance(x, Tensor): x = torch.as_tensor(x)
     if not (x.is_floating_point()):
         raise TypeError(f"{name} has dtype {x.dtype}; features must be floating point "
@@ -44,7 +44,7 @@ def _sq_dist_rows(x:Tensor, # centred features (..., n, d)
                   sq:Tensor, # their squared norms (..., n)
                   rows:slice, # which samples' rows
                  )->Tensor: # (..., rows, n)
-    "Squared distances of some samples to all: 0 below the expansion's rounding, and from each sample to itself."
+    "Squared distances of some samples to all: 0 below the expansion's rounding and to itself."
     s = sq[..., rows, None] + sq[..., None, :]
     d2 = (x[..., rows, :] @ x.mT).mul_(-2).add_(s)  # |a|^2 + |b|^2 - 2ab
     c = (x.shape[-1] + 1) * _EPS
@@ -66,7 +66,7 @@ def _centred(x:Tensor)->tuple:
 
 def pairwise_sq_dists(x, # features (..., n, d)
                      )->Tensor: # squared Euclidean distances (..., n, n), float64
-    "Squared Euclidean distances between the n samples of each variable: >= 0, exactly 0 on the diagonal."
+    "Squared Euclidean distances of the n samples of each variable: >= 0, 0 on the diagonal."
     x = as_features(x)
     check_memory(peak_bytes(x.shape[-2], 'distances', math.prod(x.shape[:-2]), x.numel()),
                  f"pairwise_sq_dists of features {tuple(x.shape)}", _GRAM_HINT)
@@ -82,7 +82,8 @@ WidthRule = Union[str, float, Callable, Tensor]
 
 def _fallback_widths(width:Tensor)->Tensor:
     "Width 1 for constant variables, the only ones a rule on distinct samples gives width 0."
-    return width if bool((width > 0).all()) else torch.where(width > 0, width, torch.ones_like(width))
+    if bool((width > 0).all()): return width
+    return torch.where(width > 0, width, torch.ones_like(width))
 
 # %% ../nbs/01_kernels.ipynb #98f84284
 def _check_k(k):
@@ -122,7 +123,7 @@ def _distinct_knn_width(rows_of:Callable, # rows_of(slice) -> squared distance r
                         k:int, # neighbours
                         later:Tensor, # bool (..., n): samples that repeat an earlier one
                        )->Tensor: # widths (...), 0 for a constant variable
-    "Mean distance of each distinct sample to its k nearest distinct samples (k capped at their number - 1)."
+    "Mean distance of each distinct sample to its k nearest distinct ones (k < their number)."
     m = (~later).sum(-1)  # distinct samples
     kk = (m - 1).clamp(max=k)
     K = min(k, later.shape[-1] - 1)
@@ -139,7 +140,7 @@ def knn_widths(x, # features (..., n, d)
                k:int=10, # neighbours (capped at n-1)
                block_bytes:int=2**22, # size of a block of distance rows
               )->Tensor: # mean distance to the k nearest neighbours, per variable (...)
-    "The 'knn' width of each variable, from blocks of distance rows: the (..., n, n) distances are never stored."
+    "The 'knn' width of each variable from blocks of distance rows; (..., n, n) is never stored."
     x = as_features(x)
     _check_k(k)
     batch, n = x.shape[:-2], x.shape[-2]
@@ -168,7 +169,7 @@ def check_widths(width, # widths: a number or a tensor broadcastable to the batc
 # %% ../nbs/01_kernels.ipynb #4a203ebb
 WIDTH_RULES = ('knn', 'median', 'silverman', 'scott', 'paper_code', 'alignment')
 
-def check_width_rule(width, # a name in WIDTH_RULES, a positive number or tensor of widths, or a callable
+def check_width_rule(width, # a name in WIDTH_RULES, a positive number or tensor, or a callable
                     )->WidthRule: # `width`, validated
     "Check a kernel width or width rule, naming `width` in the error."
     if isinstance(width, str):
@@ -212,7 +213,7 @@ def _median_width(d2:Tensor)->Tensor:
     return pairs.masked_fill(skip, math.nan).sqrt().nanmedian(-1).values.nan_to_num(0.)
 
 def _paper_code_width(x:Tensor, d2:Tensor|None)->Tensor:
-    "The published code's width (Yu et al.'s VGG-16 code): its sigma of exp(-d^2/sigma^2), as our width."
+    "The published VGG-16 code's width (Yu et al.): its sigma of exp(-d^2/sigma^2), as our width."
     if d2 is None: d2 = _sq_dist_rows(*_centred(x), slice(0, min(10, x.shape[-2]))).mT  # n x 10
     # mean distance of every sample to the batch's first ten
     sigma = d2[..., :, :10].sqrt().mean((-2, -1))
@@ -237,7 +238,8 @@ def kernel_width(x, # features (..., n, d)
     x = as_features(x)
     batch, (n, d) = x.shape[:-2], x.shape[-2:]
     if not isinstance(rule, (str, Real, Tensor)):
-        return check_widths(rule(x), batch, name='widths returned by the callable width').expand(batch).clone()
+        widths = check_widths(rule(x), batch, name='widths returned by the callable width')
+        return widths.expand(batch).clone()
     if not isinstance(rule, str): return check_widths(rule, batch).expand(batch).clone()
     if rule in ('silverman', 'scott'): return _density_width(x, rule, gamma, standardize)
     if rule == 'knn':
@@ -246,9 +248,9 @@ def kernel_width(x, # features (..., n, d)
             return _fallback_widths(knn_widths(x, k))  # row blocks: no (..., n, n) matrix
         return _fallback_widths(_knn_width(lambda b: d2[..., b, :], n, k, n))
     if rule == 'paper_code': return _paper_code_width(x, d2)
-    if rule == 'alignment':  # a rule of the features and the label: resolved where the probe is known
-        raise ValueError("width='alignment' needs the labels: measure through a probe (infonb.flow: "
-                         "InfoFlow, layer_information, mi_matrix) or pass "
+    if rule == 'alignment':  # a rule of the features and the label: resolved with the probe
+        raise ValueError("width='alignment' needs the labels: measure through a probe "
+                         "(infonb.flow: InfoFlow, layer_information, mi_matrix) or pass "
                          "infonb.alignment.AlignmentWidth(y) as the width")
     return _fallback_widths(_median_width(_sq_dists(x) if d2 is None else d2))
 
@@ -312,11 +314,11 @@ def label_gram(y, # class labels (n,), integers >= 0
 
 # %% ../nbs/01_kernels.ipynb #e015a930
 def label_classes(Ky, # target Gram matrix (n, n)
-                 )->list|None: # index tensors of the classes, or None when Ky is not a label Gram matrix
-    "The classes of a label Gram matrix (0/1 entries forming an equivalence relation); None for any other Gram matrix."
+                 )->list|None: # index tensors of the classes; None: Ky is not a label Gram matrix
+    "The classes of a label Gram matrix (0/1 entries, an equivalence relation); None for any other."
     if not isinstance(Ky, Tensor) or Ky.ndim != 2 or Ky.shape[0] != Ky.shape[1]: return None
-    if not ((Ky == 0) | (Ky == 1)).all() or not (Ky.diagonal() == 1).all() or not torch.equal(Ky, Ky.T):
-        return None
+    zero_one = ((Ky == 0) | (Ky == 1)).all()
+    if not zero_one or not (Ky.diagonal() == 1).all() or not torch.equal(Ky, Ky.T): return None
     if not torch.equal(Ky @ Ky, Ky * Ky.sum(0)[None, :]):
         return None  # transitivity (exact: small integers)
     first = Ky.argmax(-1)  # the smallest member of each sample's class names the class
@@ -325,7 +327,7 @@ def label_classes(Ky, # target Gram matrix (n, n)
 def check_label_gram(Ky, # target Gram matrix (n, n)
                      name:str='Ky', # what to call it in errors
                     )->list: # index tensors of the classes
-    "Check that `Ky` is a label Gram matrix (the delta kernel) and return its classes; raise a ValueError naming `name` if not."
+    "Check that `Ky` is a label Gram matrix (delta kernel): its classes, or a ValueError naming it."
     if not isinstance(Ky, Tensor) or Ky.ndim != 2 or Ky.shape[0] != Ky.shape[1]:
         raise ValueError(f"{name} must be one label Gram matrix (n, n), got shape "
                          f"{tuple(getattr(Ky, 'shape', ()))}")
@@ -346,7 +348,7 @@ def sample_gram(x, # labels (n,) of integers, or features (n, ...) of floats
                 width:WidthRule='knn', # width or rule for features
                 k:int=10, # neighbours for the 'knn' rule
                )->Tensor: # Gram matrix (n, n)
-    "Gram matrix of one variable: delta kernel for integer labels, Gaussian on flattened features otherwise."
+    "Gram matrix of one variable: delta kernel for integer labels, else Gaussian on flat features."
     if not isinstance(x, Tensor): x = torch.as_tensor(x)
     if not x.is_floating_point(): return label_gram(x)
     if x.ndim < 1: raise ValueError("features must have a sample dimension, got a scalar")

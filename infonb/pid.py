@@ -12,6 +12,7 @@ import math, sys, types, warnings
 from dataclasses import dataclass
 from typing import Callable, NamedTuple
 import torch
+from fastcore.basics import patch
 from torch import Tensor
 from .kernels import check_label_gram, label_classes, label_gram
 from .renyi import (ENTROPY_METHODS, SaturationWarning, check_alpha, is_saturated,
@@ -193,7 +194,7 @@ class LayerPID:
     estimator:str|None = None # the estimator's name (None: not recorded)
 
     def pair_values(self, which:str)->Tensor:
-        "Values (P,) of a (C, C) matrix ('redundancy', 'synergy', 'unique', 'mi_pairs') at the pairs."
+        "Values (P,) at the pairs of a (C, C) matrix: redundancy, synergy, unique, mi_pairs."
         M = getattr(self, which)
         return M[self.pairs[:, 0], self.pairs[:, 1]]
 
@@ -219,15 +220,17 @@ class LayerPID:
                 'joint_width_correction': self.joint_width_correction,
                 'n_saturated': self.n_saturated, 'n_clipped': self.n_clipped}
 
-    def __repr__(self):
-        corr = 'sqrt(m) widths' if self.joint_width_correction else 'product joints'
-        return (f"LayerPID({self.name}: C={len(self.mi_channels)}, n={self.n}, {len(self.pairs)} "
-                f"pairs, {corr}, alpha={self.alpha}; "
-                f"I(T;Y)={self.mi_layer:.3f} bits, RST={self.rst:+.3f} (self pairs "
-                f"{self.rst_self:+.3f}), "
-                f"WNI={self.wni:.3f} (self pairs {self.wni_self:.3f}), mean synergy "
-                f"{self.pair_values('synergy').mean():.3f} "
-                f"vs self-pair {self.self_synergy.mean():.3f} bits)")
+# %% ../nbs/21_pid.ipynb #lpid0rep
+@patch
+def __repr__(self:LayerPID):
+    corr = 'sqrt(m) widths' if self.joint_width_correction else 'product joints'
+    return (f"LayerPID({self.name}: C={len(self.mi_channels)}, n={self.n}, {len(self.pairs)} "
+            f"pairs, {corr}, alpha={self.alpha}; "
+            f"I(T;Y)={self.mi_layer:.3f} bits, RST={self.rst:+.3f} (self pairs "
+            f"{self.rst_self:+.3f}), "
+            f"WNI={self.wni:.3f} (self pairs {self.wni_self:.3f}), mean synergy "
+            f"{self.pair_values('synergy').mean():.3f} "
+            f"vs self-pair {self.self_synergy.mean():.3f} bits)")
 
 # %% ../nbs/21_pid.ipynb #04537a49
 def _positive(v, name:str)->int:
@@ -383,7 +386,7 @@ def layer_pid(layer, # outputs (n, C, H, W) / (n, C, ...) / (n, d), or channel G
               pairs=None, # None (all pairs), an int (a random sample), or index pairs (P, 2)
               redundancy:Callable=mmi_redundancy, # redundancy measure (see `pid`)
               max_bytes=None, # bytes (or '2GiB') for a chunk of pairs and kernels; None: the limit
-              chunk_pairs:int|None=None, # pairs per batched call (within max_bytes); None: 8 MiB CPU
+              chunk_pairs:int|None=None, # pairs per batched call (within max_bytes); None: 8 MiB
               require_label_kernel:bool=False, # raise unless Ky is a label Gram matrix
               label_blocks:bool=True, # exact joints with a label target from its class blocks
               kind:str='auto', # 'acts', 'grams', or 'auto' (a symmetric float (C, n, n) is Grams)

@@ -328,7 +328,7 @@ def _ddp_example(shards:int|None=None, # None under a process group; k in one pr
                  epochs:int=2, # passes over the data
                  threads:int=1, # torch CPU threads (the same in every compared process)
                  flow:bool=False, # also measure with an InfoFlow (a collective call under DDP)
-                )->dict: # history without timings, the tracker's calls, the weights (lists), records
+                )->dict: # history without timings, tracker calls, weights (lists), records
     "Example: a small CNN trained by `fit` on 120 random images in batches of 32 (the last of 24)."
     torch.set_num_threads(threads)
     g = torch.Generator().manual_seed(seed)
