@@ -18,9 +18,9 @@ import torch
 from .data import load_dataset, probe_batch, default_dataset, balanced_subset, dataset_info
 from .models import LeNet5
 from .train import fit, seed_everything
-from .hooks import layer_outputs, layer_gram
-from .kernels import label_gram
-from .renyi import renyi_entropy, mutual_information
+from .hooks import layer_outputs
+from .estimator import Estimator
+from .flow import layer_information
 from .pid import layer_pid
 from .records import plain, write_json_atomic, read_json, RunLock, RunLockedError
 from .cli import OneLineParser, integer, number, check_device, check_folder, SEED_MAX
@@ -156,20 +156,21 @@ def measure_filters(acts:torch.Tensor, # the layer's outputs on the probe (n, C,
     if len(y) != len(acts):
         raise ValueError(f"{name}: {len(acts)} outputs (shape {tuple(acts.shape)}) but {len(y)} "
                          "labels")
-    acts, Ky = acts.detach().cpu(), label_gram(y)
+    acts = acts.detach().cpu()
     n, C = acts.shape[:2]
-    out = {}
+    out, paper = {}, Estimator(alpha=alpha, k=k, mode='hadamard')
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')  # saturation is recorded below, not warned once per run
-        Kh, _ = layer_gram(acts, mode='hadamard', width='knn', k=k, name=name)
-        Kt, _ = layer_gram(acts, mode='tensor', width='knn', k=k, name=name)
-        out['layer_entropy'] = float(renyi_entropy(Kh, alpha))
+        # the measurement core, with the layer as its own probe input (only S(T), I(T;Y) are read)
+        core = {e.mode: layer_information({name: acts}, (acts, y), e)[name]
+                for e in (paper, paper.replace(mode='tensor'))}
+        out['layer_entropy'] = core['hadamard']['H_T']
         out['saturated'] = out['layer_entropy'] > math.log2(n) - 0.1
-        out['label_mi_tensor'] = float(mutual_information(Kt, Ky, alpha))
+        out['label_mi_tensor'] = core['tensor']['I_TY']
         for corr in ((False, True) if corrected else (False,)):
             tag = '_corrected' if corr else ''
             if C == 1:  # one channel: no pairs; the layer's MI from its single Gram
-                out[f'label_mi{tag}'] = float(mutual_information(Kh, Ky, alpha))
+                out[f'label_mi{tag}'] = core['hadamard']['I_TY']
                 out.update({f'{f}{tag}': float('nan') for f in _PID_FIELDS})
                 continue
             s = layer_pid(acts, y, alpha=alpha, k=k, mode='hadamard_sqrtC' if corr else 'hadamard',
