@@ -335,6 +335,7 @@ def _pair_information(J:_Joints, mi_c:Tensor, ii:Tensor, jj:Tensor, chunk:int, m
         del G
     return torch.cat(mi_p), torch.cat(rdn)
 
+# %% ../nbs/21_pid.ipynb #pidsplt1
 def _shared_pairs(J:_Joints, mi_c:Tensor, ii:Tensor, jj:Tensor, chunk:int, m:int, h_y,
                   redundancy:Callable, estimator:Estimator)->tuple:
     "`_pair_information` with one contiguous block of pairs per rank; results, saturation gathered."
@@ -349,6 +350,7 @@ def _shared_pairs(J:_Joints, mi_c:Tensor, ii:Tensor, jj:Tensor, chunk:int, m:int
     J.saturated = start + sum(q[2] for q in parts)
     return tuple(torch.cat([q[k] for q in parts]).to(mi_c.device) for k in (0, 1))
 
+# %% ../nbs/21_pid.ipynb #pidsplt2
 def _layer_result(mi_layer:float, mi_c:Tensor, mi_p:Tensor, rdn:Tensor, P:Tensor, widths,
                   estimator:Estimator, n:int, label:str, saturated:int)->LayerPID:
     "The LayerPID from the pairs' and self pairs' informations (pairs first, then C self pairs)."
